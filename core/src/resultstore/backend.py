@@ -1,0 +1,329 @@
+"""``ResultBackend``: every result semantic, once, over any store.
+
+>>> from resultstore import connect
+>>> backend = connect("memory://")
+>>> backend.mark_as_done("t1", 42)
+42
+>>> backend.get_task_meta("t1")["result"]
+42
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone, tzinfo
+from typing import Any
+
+from . import states
+from .cache import ResultCache
+from .chords import ChordAccounting, ChordPart, chord_accounting
+from .codec import Codec, build_meta, pending_meta
+from .config import Settings
+from .errors import BackendGetMetaError, BackendStoreError, NotSupported
+from .hooks import has_listeners, plugin_manager
+from .keys import Keyspace
+from .records import KVRecords, MetaRecords, Records
+from .retry import RetryPolicy
+from .spec import AsyncKeyValueStore, Capability, KeyValueStore, MetaStore, ThreadedAsyncStore
+from .transforms import TransformChain
+
+__all__ = ["ResultBackend"]
+
+
+def _tz(name: str | None) -> tzinfo:
+    if not name:
+        return timezone.utc
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+class ResultBackend:
+    """States, encoding, retries, cache, groups and chords over one store.
+
+    Build one with :func:`resultstore.connect` (from a URL) or directly from a
+    store instance and :class:`~resultstore.config.Settings`.
+    """
+
+    def __init__(self, store: KeyValueStore | MetaStore, settings: Settings | None = None,
+                 *, url: str | None = None) -> None:
+        self.store = store
+        self.settings = settings = settings or Settings()
+        self.url = url
+        self.hooks = plugin_manager()
+        available = {t.name: t for impls in self.hooks.hook.resultstore_transforms() for t in impls}
+        transforms = TransformChain(settings["resultstore_transforms"] or (), available,
+                                    settings["resultstore_signing_key"])
+        self.codec = Codec(settings.serializer, settings.accept, settings["result_compression"],
+                           transforms if transforms else None)
+        self.keys = Keyspace(settings.global_keyprefix)
+        self.cache = ResultCache(int(settings["result_cache_max"]))
+        self.retry = RetryPolicy.from_settings(settings)
+        self.expires = settings.expires
+        self.failure_expires = settings.failure_expires
+        self.chord_expires = settings.chord_expires
+        self.extended = bool(settings["result_extended"])
+        self.tz = _tz(settings["timezone"])
+        self.records: Records = (
+            KVRecords(store, self.codec, self.keys) if isinstance(store, KeyValueStore)
+            else MetaRecords(store, self.codec)
+        )
+        self.chords: ChordAccounting | None = chord_accounting(
+            store, self.codec, self.keys, self.chord_expires)
+        self._emit_stored = has_listeners(self.hooks, "resultstore_stored")
+        self._emit_fetched = has_listeners(self.hooks, "resultstore_fetched")
+        self._astore: AsyncKeyValueStore | None = None
+
+    # -- plumbing ---------------------------------------------------------
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset(getattr(self.store, "capabilities", frozenset()))
+
+    def has(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def now(self) -> datetime:
+        return datetime.now(self.tz)
+
+    def _on_retry(self, operation: str, attempt: int, delay: float, exc: BaseException) -> None:
+        self.hooks.hook.resultstore_retried(operation=operation, attempt=attempt, delay=delay,
+                                            exc=exc)
+
+    def _write(self, operation: str, func: Callable[..., Any], *args: Any,
+               task_id: str | None = None, state: str | None = None) -> Any:
+        try:
+            return self.retry.call(operation, func, *args, safe=self.store.exception_safe_to_retry,
+                                   error=BackendStoreError, on_retry=self._on_retry,
+                                   task_id=task_id, state=state)
+        except Exception as exc:
+            self.hooks.hook.resultstore_failed(operation=operation, exc=exc)
+            raise
+
+    def _read(self, operation: str, func: Callable[..., Any], *args: Any,
+              task_id: str | None = None, max_retries: float | None = None) -> Any:
+        try:
+            return self.retry.call(operation, func, *args, safe=self.store.exception_safe_to_retry,
+                                   error=BackendGetMetaError, on_retry=self._on_retry,
+                                   task_id=task_id, max_retries=max_retries)
+        except Exception as exc:
+            self.hooks.hook.resultstore_failed(operation=operation, exc=exc)
+            raise
+
+    def encode(self, data: Any) -> bytes:
+        return self.codec.encode(data)
+
+    def decode(self, payload: bytes | str) -> Any:
+        return self.codec.decode(payload)
+
+    def expires_for(self, state: str) -> float | None:
+        return self.failure_expires if state == states.FAILURE else self.expires
+
+    # -- writing ----------------------------------------------------------
+    def store_result(self, task_id: str, result: Any, state: str, traceback: str | None = None,
+                     request: Any = None) -> Any:
+        """Encode and write the meta of ``task_id``; a stored SUCCESS is never overwritten."""
+        meta = build_meta(str(task_id), self.codec.encode_result(result, state), state, traceback,
+                          request, extended=self.extended, now=self.now)
+        nbytes = self._write("store_result", self.records.put, str(task_id), meta,
+                             self.expires_for(state), task_id=str(task_id), state=state)
+        if self._emit_stored and nbytes:
+            self.hooks.hook.resultstore_stored(task_id=str(task_id), state=state, nbytes=nbytes)
+        return result
+
+    def mark_as_started(self, task_id: str, **meta: Any) -> Any:
+        return self.store_result(task_id, meta, states.STARTED)
+
+    def mark_as_done(self, task_id: str, result: Any, request: Any = None) -> Any:
+        return self.store_result(task_id, result, states.SUCCESS, request=request)
+
+    def mark_as_failure(self, task_id: str, exc: BaseException, traceback: str | None = None,
+                        request: Any = None) -> BaseException:
+        return self.store_result(task_id, exc, states.FAILURE, traceback, request)  # type: ignore[no-any-return]
+
+    def mark_as_retry(self, task_id: str, exc: BaseException, traceback: str | None = None,
+                      request: Any = None) -> BaseException:
+        return self.store_result(task_id, exc, states.RETRY, traceback, request)  # type: ignore[no-any-return]
+
+    def mark_as_revoked(self, task_id: str, reason: str = "", request: Any = None) -> Any:
+        from .codec import standin_class
+
+        exc = standin_class("TaskRevokedError", "celery.exceptions")(reason)
+        return self.store_result(task_id, exc, states.REVOKED, None, request)
+
+    def forget(self, task_id: str) -> None:
+        """Delete the stored meta and drop it from the cache."""
+        self.cache.discard(str(task_id))
+        self._write("forget", self.records.delete, str(task_id), task_id=str(task_id))
+
+    # -- reading ----------------------------------------------------------
+    def get_task_meta(self, task_id: str, cache: bool = True,
+                      max_retries: float | None = None) -> dict[str, Any]:
+        """The decoded meta (exceptions rebuilt); PENDING when unknown.  Cached if SUCCESS."""
+        task_id = str(task_id)
+        if cache and (meta := self.cache.get(task_id)) is not None:
+            if self._emit_fetched:
+                self.hooks.hook.resultstore_fetched(task_id=task_id, state=meta["status"],
+                                                    cached=True)
+            return meta
+        meta = self._read("get_task_meta", self.records.get, task_id, task_id=task_id,
+                          max_retries=max_retries) or pending_meta()
+        return self._fetched(task_id, meta, cache)
+
+    def _fetched(self, task_id: str, meta: dict[str, Any], cache: bool) -> dict[str, Any]:
+        if cache and meta["status"] == states.SUCCESS:
+            self.cache.put(task_id, meta)
+        if self._emit_fetched:
+            self.hooks.hook.resultstore_fetched(task_id=task_id, state=meta["status"], cached=False)
+        return meta
+
+    def get_many(self, task_ids: Iterable[str], cache: bool = True) -> dict[str, dict[str, Any]]:
+        """Metas of many tasks, cached ones from the cache and the rest in one batched read."""
+        ids = [str(t) for t in task_ids]
+        found: dict[str, dict[str, Any]] = {}
+        if cache:
+            for task_id in ids:
+                if (meta := self.cache.get(task_id)) is not None:
+                    found[task_id] = meta
+        missing = list(dict.fromkeys(t for t in ids if t not in found))
+        if missing:
+            metas = self._read("get_many", self.records.get_many, missing)
+            for task_id, meta in zip(missing, metas, strict=True):
+                found[task_id] = self._fetched(task_id, meta or pending_meta(), cache)
+        return {task_id: found[task_id] for task_id in ids}
+
+    def get_state(self, task_id: str) -> str:
+        return str(self.get_task_meta(task_id)["status"])
+
+    def get_result(self, task_id: str) -> Any:
+        return self.get_task_meta(task_id).get("result")
+
+    def get_traceback(self, task_id: str) -> str | None:
+        return self.get_task_meta(task_id).get("traceback")
+
+    def get_children(self, task_id: str) -> list[Any] | None:
+        return self.get_task_meta(task_id).get("children")
+
+    def task_result_exists(self, task_id: str) -> bool:
+        return self._read("get_task_meta", self.records.get, str(task_id)) is not None
+
+    def is_cached(self, task_id: str) -> bool:
+        return str(task_id) in self.cache
+
+    # -- groups -----------------------------------------------------------
+    def save_group(self, group_id: str, result: Any) -> Any:
+        """Save a group as ``{'result': result.as_tuple()}`` (result: object or tuple)."""
+        from .codec import as_tuple
+
+        self._write("save_group", self.records.put_group, str(group_id),
+                    {"result": as_tuple(result)}, self.expires)
+        return result
+
+    def get_group_meta(self, group_id: str) -> dict[str, Any] | None:
+        """The saved group meta ``{'result': tuple}`` or ``None``."""
+        return self._read("restore_group", self.records.get_group, str(group_id))  # type: ignore[no-any-return]
+
+    def delete_group(self, group_id: str) -> None:
+        self._write("delete_group", self.records.delete_group, str(group_id))
+
+    # -- chords -----------------------------------------------------------
+    @property
+    def supports_native_chords(self) -> bool:
+        """True when part counting is atomic here (else hosts poll)."""
+        return self.chords is not None
+
+    def _chords(self) -> ChordAccounting:
+        if self.chords is None:
+            raise NotSupported(
+                f"{type(self.store).__name__} cannot count chord parts (no chord_add or incr); "
+                f"poll the header instead (Celery does this with celery.chord_unlock)."
+            )
+        return self.chords
+
+    def set_chord_size(self, group_id: str, size: int) -> None:
+        self._write("set_chord_size", self._chords().set_size, str(group_id), int(size))
+
+    def chord_part_return(self, group_id: str, task_id: str, index: int | None, state: str,
+                          result: Any) -> list[ChordPart] | None:
+        """Record one header part; return all parts iff this call completed the chord."""
+        parts: list[ChordPart] | None = self._write(
+            "chord_part_return", self._chords().add, str(group_id), str(task_id), index, state,
+            result, task_id=str(task_id), state=state)
+        return parts
+
+    def add_to_chord(self, group_id: str, by: int = 1) -> None:
+        self._write("add_to_chord", self._chords().grow, str(group_id), by)
+
+    def chord_done(self, group_id: str) -> None:
+        """Drop the chord bookkeeping after the body was dispatched."""
+        self._write("chord_done", self._chords().clear, str(group_id))
+
+    # -- maintenance ------------------------------------------------------
+    def cleanup(self) -> int:
+        """Delete expired results where the store does not expire them itself."""
+        if Capability.CLEANUP not in self.capabilities:
+            return 0
+        return self._write("cleanup", self.store.cleanup)  # type: ignore[no-any-return]
+
+    def task_ids(self) -> Iterable[str]:
+        """Ids of stored task results (needs the SCAN capability)."""
+        if not isinstance(self.store, KeyValueStore) or not self.has(Capability.SCAN):
+            raise NotSupported(f"{type(self.store).__name__} cannot list its results.")
+        prefix = self.keys.task_prefix
+        return (key[len(prefix):] for key in self.store.scan(prefix))
+
+    def as_uri(self, include_password: bool = False) -> str:
+        return self.store.as_uri(include_password)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __repr__(self) -> str:
+        return f"<ResultBackend {self.as_uri()}>"
+
+    # -- asyncio ----------------------------------------------------------
+    @property
+    def astore(self) -> AsyncKeyValueStore:
+        """Native asyncio twin of the store, or the thread-offload fallback."""
+        if self._astore is None:
+            if not isinstance(self.store, KeyValueStore):
+                raise NotSupported("asyncio access needs a key/value store")
+            self._astore = (self.store.aio() if self.has(Capability.AIO)
+                            else ThreadedAsyncStore(self.store))
+        return self._astore
+
+    async def aget_task_meta(self, task_id: str, cache: bool = True) -> dict[str, Any]:
+        """The asyncio twin of :meth:`get_task_meta`."""
+        task_id = str(task_id)
+        if cache and (meta := self.cache.get(task_id)) is not None:
+            return meta
+        if not isinstance(self.store, KeyValueStore):
+            return await asyncio.to_thread(self.get_task_meta, task_id, cache)
+        payload = await self.retry.acall("get_task_meta", self.astore.get, self.keys.task(task_id),
+                                         safe=self.store.exception_safe_to_retry,
+                                         error=BackendGetMetaError, on_retry=self._on_retry,
+                                         task_id=task_id)
+        meta = pending_meta() if payload is None else self.codec.decode_meta(payload)
+        return self._fetched(task_id, meta, cache)
+
+    async def aget_many(self, task_ids: Sequence[str], cache: bool = True) -> dict[str, dict[str, Any]]:
+        """The asyncio twin of :meth:`get_many` (one batched read)."""
+        ids = [str(t) for t in task_ids]
+        found = {t: m for t in ids if cache and (m := self.cache.get(t)) is not None}
+        missing = list(dict.fromkeys(t for t in ids if t not in found))
+        if missing and not isinstance(self.store, KeyValueStore):
+            found.update(await asyncio.to_thread(self.get_many, missing, cache))
+        elif missing:
+            payloads = await self.retry.acall(
+                "get_many", self.astore.mget, [self.keys.task(t) for t in missing],
+                safe=self.store.exception_safe_to_retry, error=BackendGetMetaError,
+                on_retry=self._on_retry)
+            for task_id, payload in zip(missing, payloads, strict=True):
+                meta = pending_meta() if payload is None else self.codec.decode_meta(payload)
+                found[task_id] = self._fetched(task_id, meta, cache)
+        return {t: found[t] for t in ids}
+
+    async def aclose(self) -> None:
+        if self._astore is not None:
+            await self._astore.aclose()
+        self.close()

@@ -1,0 +1,146 @@
+"""Chord part accounting: "record this header part; was it the last one?".
+
+Exactly one caller learns that the chord is complete.  Stores declaring
+``Capability.CHORD`` do it natively and atomically (Redis: Celery 5.7's Lua
+protocol).  Stores with only ``INCR`` get :class:`IncrChords` (an atomic counter
+plus one key per part: correct unless the broker redelivers a finished part).
+Stores with neither cannot count; hosts then poll (Celery's ``chord_unlock``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import states
+from .codec import Codec
+from .errors import ChordError, InvalidTaskId
+from .keys import Keyspace
+from .spec import Capability, KeyValueStore
+
+__all__ = ["ChordPart", "ChordAccounting", "NativeChords", "IncrChords", "chord_accounting",
+           "values_or_raise"]
+
+
+@dataclass(frozen=True)
+class ChordPart:
+    """One finished header task, decoded."""
+
+    task_id: str
+    state: str
+    result: Any
+
+
+def values_or_raise(parts: Sequence[ChordPart]) -> list[Any]:
+    """The header results in order; ``ChordError`` for the first failed part (as Celery)."""
+    for part in parts:
+        if part.state in states.PROPAGATE_STATES:
+            raise ChordError(f"Dependency {part.task_id} raised {part.result!r}")
+    return [part.result for part in parts]
+
+
+class ChordAccounting:
+    """Shared encoding of parts; subclasses do the counting."""
+
+    def __init__(self, store: KeyValueStore, codec: Codec, keys: Keyspace,
+                 expires: float | None) -> None:
+        self.store = store
+        self.codec = codec
+        self.keys = keys
+        self.expires = expires
+
+    def encode_part(self, task_id: str, state: str, result: Any) -> bytes:
+        return self.codec.encode([1, task_id, state, self.codec.encode_result(result, state)])
+
+    def decode_part(self, payload: bytes) -> ChordPart:
+        _, task_id, state, result = self.codec.decode(payload)
+        if state in states.EXCEPTION_STATES:
+            result = self.codec.exception_to_python(result)
+        return ChordPart(task_id, state, result)
+
+    def set_size(self, group_id: str, size: int) -> None:
+        raise NotImplementedError
+
+    def add(self, group_id: str, task_id: str, index: int | None, state: str,
+            result: Any) -> list[ChordPart] | None:
+        """Record a part; return every part (ordered) iff this call completed the chord."""
+        raise NotImplementedError
+
+    def grow(self, group_id: str, by: int = 1) -> None:
+        raise NotImplementedError
+
+    def clear(self, group_id: str) -> None:
+        raise NotImplementedError
+
+
+class NativeChords(ChordAccounting):
+    """Delegates to the store's atomic ``chord_*`` methods."""
+
+    def set_size(self, group_id: str, size: int) -> None:
+        self.store.chord_set_size(self.keys.group(group_id), size, self.expires)
+
+    def add(self, group_id: str, task_id: str, index: int | None, state: str,
+            result: Any) -> list[ChordPart] | None:
+        group_key = self.keys.group(group_id)
+        progress = self.store.chord_add(group_key, task_id, index,
+                                        self.encode_part(task_id, state, result), self.expires)
+        if not progress.complete:
+            return None
+        return [self.decode_part(p) for p in self.store.chord_parts(group_key)]
+
+    def grow(self, group_id: str, by: int = 1) -> None:
+        self.store.chord_grow(self.keys.group(group_id), by, self.expires)
+
+    def clear(self, group_id: str) -> None:
+        self.store.chord_clear(self.keys.group(group_id))
+
+
+class IncrChords(ChordAccounting):
+    """Counter ``chord-unlock-<gid>`` + size ``<G>.s`` + one key ``<G>.j.<index>`` per part."""
+
+    def set_size(self, group_id: str, size: int) -> None:
+        self.store.set(self.keys.group(group_id, ".s"), str(size).encode(), self.expires)
+
+    def add(self, group_id: str, task_id: str, index: int | None, state: str,
+            result: Any) -> list[ChordPart] | None:
+        if index is None:
+            raise InvalidTaskId(
+                "Chords on a store without native chords need the part's group_index."
+            )
+        self.store.set(self.keys.group(group_id, f".j.{index}"),
+                       self.encode_part(task_id, state, result), self.expires)
+        count = self.store.incr(self.keys.chord(group_id), self.expires)
+        raw_size = self.store.get(self.keys.group(group_id, ".s"))
+        if raw_size is None or count != int(raw_size):
+            return None
+        size = int(raw_size)
+        payloads = self.store.mget([self.keys.group(group_id, f".j.{i}") for i in range(size)])
+        missing = [i for i, p in enumerate(payloads) if p is None]
+        if missing:
+            raise ChordError(f"Chord {group_id}: parts {missing[:10]} are missing (expired?).")
+        return [self.decode_part(p) for p in payloads if p is not None]
+
+    def grow(self, group_id: str, by: int = 1) -> None:
+        key = self.keys.group(group_id, ".s")
+        raw = self.store.get(key)
+        self.store.set(key, str(int(raw or 0) + by).encode(), self.expires)
+
+    def clear(self, group_id: str) -> None:
+        raw = self.store.get(self.keys.group(group_id, ".s"))
+        size = int(raw) if raw is not None else 0
+        self.store.delete_many([self.keys.group(group_id, ".s"), self.keys.chord(group_id)]
+                               + [self.keys.group(group_id, f".j.{i}") for i in range(size)])
+
+
+def chord_accounting(store: Any, codec: Codec, keys: Keyspace,
+                     expires: float | None) -> ChordAccounting | None:
+    """The best accounting the store allows, ``None`` when hosts must poll."""
+    if not isinstance(store, KeyValueStore):
+        return None
+    capabilities = store.capabilities
+    if Capability.CHORD in capabilities:
+        return NativeChords(store, codec, keys, expires)
+    if Capability.INCR in capabilities:
+        return IncrChords(store, codec, keys, expires)
+    return None

@@ -1,0 +1,375 @@
+"""The conformance tests.  See :mod:`resultstore.testing` for how to use them."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from .. import states
+from ..backend import ResultBackend
+from ..codec import json_dumps
+from ..errors import DecodeError, SecurityError
+from ..spec import Capability, KeyValueStore
+from .faults import CallCounter
+
+__all__ = ["ConformanceSuite", "requires", "KitError"]
+
+MakeBackend = Callable[..., ResultBackend]
+
+
+class KitError(Exception):
+    """An exception class the kit raises and expects back with its own type."""
+
+
+def requires(*capabilities: Capability) -> pytest.MarkDecorator:
+    """Mark a kit test as needing store capabilities (skipped when undeclared)."""
+    return pytest.mark.resultstore_requires(*capabilities)
+
+
+def _uid(label: str = "t") -> str:
+    return f"{label}-{uuid.uuid4()}"
+
+
+class ConformanceSuite:
+    """Inherit and provide ``make_backend``; every test below then runs on your store."""
+
+    #: Largest value the kit stores (override for stores with a smaller item limit).
+    max_value_size: int = 2 * 1024 * 1024
+    #: Seconds the kit waits past a TTL before expecting the entry gone.
+    expiry_grace: float = 1.5
+
+    @pytest.fixture
+    def backend(self, make_backend: MakeBackend) -> ResultBackend:
+        return make_backend()
+
+    @pytest.fixture(autouse=True)
+    def _skip_undeclared(self, request: pytest.FixtureRequest, make_backend: MakeBackend) -> None:
+        marker = request.node.get_closest_marker("resultstore_requires")
+        if marker is None:
+            return
+        declared = make_backend().capabilities
+        missing = [c.value for c in marker.args if c not in declared]
+        if missing:
+            pytest.skip(f"store does not declare {missing}")
+
+    # -- basic results --------------------------------------------------------
+    def test_success_roundtrip(self, backend: ResultBackend) -> None:
+        task_id = _uid()
+        assert backend.mark_as_done(task_id, {"n": [1, 2.5, "x", None]}) == {"n": [1, 2.5, "x", None]}
+        meta = backend.get_task_meta(task_id)
+        assert meta["status"] == states.SUCCESS
+        assert meta["result"] == {"n": [1, 2.5, "x", None]}
+        assert meta["task_id"] == task_id
+        assert meta["date_done"] is not None
+        assert backend.task_result_exists(task_id)
+
+    def test_unknown_is_pending(self, backend: ResultBackend) -> None:
+        task_id = _uid()
+        assert backend.get_task_meta(task_id) == {"status": states.PENDING, "result": None}
+        assert not backend.task_result_exists(task_id)
+
+    def test_unready_states(self, backend: ResultBackend) -> None:
+        task_id = _uid()
+        backend.mark_as_started(task_id, pid=7, hostname="w@h")
+        meta = backend.get_task_meta(task_id)
+        assert (meta["status"], meta["result"], meta["date_done"]) == (
+            states.STARTED, {"pid": 7, "hostname": "w@h"}, None)
+        backend.mark_as_retry(task_id, KeyError("k"), "tb")
+        meta = backend.get_task_meta(task_id)
+        assert meta["status"] == states.RETRY
+        assert isinstance(meta["result"], KeyError) and meta["traceback"] == "tb"
+
+    def test_failure_keeps_exception_type(self, backend: ResultBackend) -> None:
+        task_id = _uid()
+        backend.mark_as_failure(task_id, KitError("boom", 3), traceback="Traceback ...")
+        meta = backend.get_task_meta(task_id)
+        assert meta["status"] == states.FAILURE
+        assert type(meta["result"]) is KitError
+        assert meta["result"].args == ("boom", 3)
+        assert meta["traceback"] == "Traceback ..."
+
+    def test_revoked(self, backend: ResultBackend) -> None:
+        task_id = _uid()
+        backend.mark_as_revoked(task_id, "terminated")
+        meta = backend.get_task_meta(task_id)
+        assert meta["status"] == states.REVOKED
+        assert type(meta["result"]).__name__ == "TaskRevokedError"
+        assert meta["result"].args == ("terminated",)
+
+    def test_success_is_never_overwritten(self, backend: ResultBackend) -> None:
+        task_id = _uid()
+        backend.mark_as_done(task_id, 1)
+        backend.mark_as_failure(task_id, ValueError("late duplicate"))
+        backend.store_result(task_id, None, states.STARTED)
+        meta = backend.get_task_meta(task_id, cache=False)
+        assert (meta["status"], meta["result"]) == (states.SUCCESS, 1)
+
+    def test_extended_meta_and_request_fields(self, make_backend: MakeBackend) -> None:
+        backend = make_backend(result_extended=True)
+        task_id = _uid()
+        request = SimpleNamespace(
+            task="proj.add", args=[2, 3], kwargs={"z": 1}, hostname="w1@host", retries=2,
+            delivery_info={"routing_key": "celery"}, group="g-1", parent_id="p-1",
+            children=[(("c-1", None), None)],
+        )
+        backend.mark_as_done(task_id, 5, request=request)
+        meta = backend.get_task_meta(task_id)
+        assert {k: meta[k] for k in ("name", "args", "kwargs", "worker", "retries", "queue",
+                                     "group_id", "parent_id")} == {
+            "name": "proj.add", "args": [2, 3], "kwargs": {"z": 1}, "worker": "w1@host",
+            "retries": 2, "queue": "celery", "group_id": "g-1", "parent_id": "p-1"}
+        assert meta["children"] == [[["c-1", None], None]]
+
+    def test_unicode_ids_and_values(self, backend: ResultBackend) -> None:
+        task_id = _uid("zażółć-日本-🙂")
+        backend.mark_as_done(task_id, "gęślą jaźń 🙂")
+        assert backend.get_task_meta(task_id)["result"] == "gęślą jaźń 🙂"
+
+    def test_large_value(self, backend: ResultBackend) -> None:
+        task_id = _uid()
+        value = "x" * (self.max_value_size - 4096)
+        backend.mark_as_done(task_id, value)
+        assert backend.get_task_meta(task_id, cache=False)["result"] == value
+
+    # -- hostile or broken payloads ------------------------------------------------
+    def _raw_set(self, backend: ResultBackend, task_id: str, payload: bytes) -> None:
+        assert isinstance(backend.store, KeyValueStore)
+        backend.store.set(backend.keys.task(task_id), payload, 60)
+
+    def test_undecodable_payload_is_decode_error(self, backend: ResultBackend) -> None:
+        if not isinstance(backend.store, KeyValueStore):
+            pytest.skip("record stores keep decoded rows")
+        task_id = _uid()
+        self._raw_set(backend, task_id, b"\xff\xfe not json")
+        with pytest.raises(DecodeError):
+            backend.get_task_meta(task_id)
+
+    def test_hostile_exception_dict_is_refused(self, backend: ResultBackend) -> None:
+        if not isinstance(backend.store, KeyValueStore):
+            pytest.skip("record stores keep decoded rows")
+        task_id = _uid()
+        hostile = {"status": "FAILURE", "task_id": task_id, "result": {
+            "exc_type": "system", "exc_module": "os", "exc_message": ["touch /tmp/pwned"]}}
+        self._raw_set(backend, task_id, json_dumps(hostile))
+        with pytest.raises(SecurityError):
+            backend.get_task_meta(task_id)
+
+    def test_missing_exception_class_gets_standin(self, backend: ResultBackend) -> None:
+        if not isinstance(backend.store, KeyValueStore):
+            pytest.skip("record stores keep decoded rows")
+        task_id = _uid()
+        payload = {"status": "FAILURE", "task_id": task_id, "result": {
+            "exc_type": "VanishedError", "exc_module": "no_such_module_xyz", "exc_message": ["gone"]}}
+        self._raw_set(backend, task_id, json_dumps(payload))
+        exc = backend.get_task_meta(task_id)["result"]
+        assert isinstance(exc, Exception) and type(exc).__name__ == "VanishedError"
+        assert exc.args == ("gone",)
+
+    # -- cache and forget -------------------------------------------------------
+    def test_cache_holds_only_success(self, make_backend: MakeBackend) -> None:
+        backend = make_backend(result_cache_max=10)
+        done, failed = _uid(), _uid()
+        backend.mark_as_done(done, 1)
+        backend.mark_as_failure(failed, ValueError("x"))
+        backend.get_task_meta(done)
+        backend.get_task_meta(failed)
+        assert backend.is_cached(done) and not backend.is_cached(failed)
+        backend.forget(done)
+        assert not backend.is_cached(done)
+        assert backend.get_task_meta(done)["status"] == states.PENDING
+
+    def test_cache_disabled_by_default(self, backend: ResultBackend) -> None:
+        task_id = _uid()
+        backend.mark_as_done(task_id, 1)
+        backend.get_task_meta(task_id)
+        assert not backend.is_cached(task_id)
+
+    # -- batches ---------------------------------------------------------------
+    def test_get_many(self, backend: ResultBackend) -> None:
+        ids = [_uid() for _ in range(25)]
+        for i, task_id in enumerate(ids[:20]):
+            backend.mark_as_done(task_id, i)
+        metas = backend.get_many(ids)
+        assert list(metas) == ids
+        assert [metas[t]["result"] for t in ids[:20]] == list(range(20))
+        assert all(metas[t]["status"] == states.PENDING for t in ids[20:])
+
+    @requires(Capability.BATCH)
+    def test_get_many_is_one_round_trip(self, backend: ResultBackend) -> None:
+        ids = [_uid() for _ in range(1000)]
+        for task_id in ids[::10]:
+            backend.mark_as_done(task_id, task_id)
+        with CallCounter(backend.store).install() as counter:
+            metas = backend.get_many(ids)
+        assert counter.calls["mget"] == 1 and counter.calls["get"] == 0
+        assert sum(m["status"] == states.SUCCESS for m in metas.values()) == 100
+
+    # -- groups ----------------------------------------------------------------
+    def test_group_save_restore_delete(self, backend: ResultBackend) -> None:
+        group_id = _uid("g")
+        as_tuple = [[group_id, None], [[["t1", None], None], [["t2", [["p0", None], None]], None]]]
+        backend.save_group(group_id, as_tuple)
+        assert backend.get_group_meta(group_id) == {"result": as_tuple}
+        backend.delete_group(group_id)
+        assert backend.get_group_meta(group_id) is None
+
+    # -- expiry ------------------------------------------------------------------
+    def test_expiry(self, make_backend: MakeBackend) -> None:
+        backend = make_backend(result_expires=1)
+        task_id = _uid()
+        backend.mark_as_done(task_id, 1)
+        assert backend.get_task_meta(task_id)["status"] == states.SUCCESS
+        time.sleep(1 + self.expiry_grace)
+        backend.cleanup()
+        assert backend.get_task_meta(task_id)["status"] == states.PENDING
+
+    def test_failure_expiry_setting(self, make_backend: MakeBackend) -> None:
+        backend = make_backend(result_expires=3600, result_failure_expires=1)
+        ok, bad = _uid(), _uid()
+        backend.mark_as_done(ok, 1)
+        backend.mark_as_failure(bad, ValueError("x"))
+        time.sleep(1 + self.expiry_grace)
+        backend.cleanup()
+        assert backend.get_task_meta(ok)["status"] == states.SUCCESS
+        assert backend.get_task_meta(bad)["status"] == states.PENDING
+
+    # -- encodings ---------------------------------------------------------------
+    def test_celery_compression_roundtrip(self, make_backend: MakeBackend) -> None:
+        writer = make_backend(result_compression="gzip")
+        reader = make_backend()
+        task_id = _uid()
+        writer.mark_as_done(task_id, "y" * 5000)
+        assert reader.get_task_meta(task_id)["result"] == "y" * 5000
+
+    def test_transforms_roundtrip_and_refusal(self, make_backend: MakeBackend) -> None:
+        settings = {"resultstore_transforms": ["zlib", "hmac-sha256"],
+                    "resultstore_signing_key": "k1"}
+        writer = make_backend(**settings)
+        task_id = _uid()
+        writer.mark_as_done(task_id, {"secret": 1})
+        assert make_backend(**settings).get_task_meta(task_id)["result"] == {"secret": 1}
+        if isinstance(writer.store, KeyValueStore):
+            with pytest.raises(DecodeError):
+                make_backend().get_task_meta(task_id)
+            with pytest.raises(SecurityError):
+                make_backend(**{**settings, "resultstore_signing_key": "other"}).get_task_meta(task_id)
+
+    def test_pickle_needs_accept(self, make_backend: MakeBackend) -> None:
+        writer = make_backend(result_serializer="pickle", result_accept_content=["pickle"])
+        task_id = _uid()
+        writer.mark_as_failure(task_id, KitError("p"))
+        assert type(writer.get_task_meta(task_id)["result"]) is KitError
+        if isinstance(writer.store, KeyValueStore):
+            with pytest.raises(SecurityError):
+                make_backend(result_serializer="pickle").get_task_meta(task_id)
+
+    # -- chords ------------------------------------------------------------------
+    def _needs_counting(self, backend: ResultBackend) -> None:
+        if not backend.supports_native_chords:
+            pytest.skip("store declares neither chord_add nor incr: hosts poll")
+
+    def test_chord_completes_once_in_order(self, backend: ResultBackend) -> None:
+        self._needs_counting(backend)
+        group_id = _uid("g")
+        backend.set_chord_size(group_id, 3)
+        outcomes = [backend.chord_part_return(group_id, f"t{i}", i, states.SUCCESS, i * 10)
+                    for i in (2, 0, 1)]
+        assert outcomes[:2] == [None, None]
+        parts = outcomes[2]
+        assert parts is not None and [p.result for p in parts] == [0, 10, 20]
+        backend.chord_done(group_id)
+
+    def test_chord_failed_part_is_reported(self, backend: ResultBackend) -> None:
+        self._needs_counting(backend)
+        from ..chords import values_or_raise
+        from ..errors import ChordError
+
+        group_id = _uid("g")
+        backend.set_chord_size(group_id, 2)
+        backend.chord_part_return(group_id, "ok", 0, states.SUCCESS, 1)
+        parts = backend.chord_part_return(group_id, "bad", 1, states.FAILURE, KitError("x"))
+        assert parts is not None and type(parts[1].result) is KitError
+        with pytest.raises(ChordError, match="Dependency bad raised"):
+            values_or_raise(parts)
+
+    @requires(Capability.CHORD)
+    def test_chord_duplicate_part_counted_once(self, backend: ResultBackend) -> None:
+        group_id = _uid("g")
+        backend.set_chord_size(group_id, 2)
+        assert backend.chord_part_return(group_id, "a", 0, states.SUCCESS, 1) is None
+        assert backend.chord_part_return(group_id, "a", 0, states.SUCCESS, 1) is None
+        assert backend.chord_part_return(group_id, "b", 1, states.SUCCESS, 2) is not None
+        assert backend.chord_part_return(group_id, "b", 1, states.SUCCESS, 2) is None
+
+    def test_chord_parallel_parts_complete_exactly_once(self, make_backend: MakeBackend) -> None:
+        backends = [make_backend() for _ in range(4)]
+        self._needs_counting(backends[0])
+        groups = [_uid("g") for _ in range(20)]
+        size = 10
+        for group_id in groups:
+            backends[0].set_chord_size(group_id, size)
+        jobs = [(g, i) for g in groups for i in range(size)]
+
+        def part(job: tuple[str, int]) -> str | None:
+            group_id, index = job
+            backend = backends[index % len(backends)]
+            parts = backend.chord_part_return(group_id, f"{group_id}-{index}", index,
+                                              states.SUCCESS, index)
+            return group_id if parts is not None and [p.result for p in parts] == list(range(size)) else None
+
+        with ThreadPoolExecutor(8) as pool:
+            completed = [g for g in pool.map(part, jobs) if g is not None]
+        assert sorted(completed) == sorted(groups)
+
+    # -- push, listing, asyncio ------------------------------------------------------
+    @requires(Capability.SUBSCRIBE)
+    def test_subscriber_receives_new_values(self, backend: ResultBackend) -> None:
+        assert isinstance(backend.store, KeyValueStore)
+        task_id = _uid()
+        key = backend.keys.task(task_id)
+        got = threading.Event()
+        received: list[tuple[str, bytes]] = []
+
+        def on_message(k: str, v: bytes) -> None:
+            received.append((k, v))
+            got.set()
+
+        subscriber = backend.store.subscriber(on_message, lambda: None)
+        try:
+            subscriber.subscribe(key)
+            time.sleep(0.2)
+            backend.mark_as_done(task_id, 99)
+            assert got.wait(5)
+            assert received[0][0] == key
+            assert backend.codec.decode(received[0][1])["result"] == 99
+        finally:
+            subscriber.close()
+
+    @requires(Capability.SCAN)
+    def test_scan_lists_task_ids(self, backend: ResultBackend) -> None:
+        ids = {_uid("scan") for _ in range(5)}
+        for task_id in ids:
+            backend.mark_as_done(task_id, 0)
+        assert ids <= set(backend.task_ids())
+
+    def test_asyncio_reads(self, backend: ResultBackend) -> None:
+        ids = [_uid() for _ in range(3)]
+        for task_id in ids:
+            backend.mark_as_done(task_id, task_id)
+
+        async def read() -> tuple[Any, Any]:
+            one = await backend.aget_task_meta(ids[0])
+            many = await backend.aget_many(ids)
+            return one, many
+
+        one, many = asyncio.run(read())
+        assert one["result"] == ids[0]
+        assert [many[t]["result"] for t in ids] == ids

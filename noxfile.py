@@ -1,0 +1,109 @@
+"""Sessions: lint, types, tests (core + every plugin + cross-package), wheels, docs, bench, demo.
+
+``nox`` alone runs what CI runs.  Sessions install the servers they need
+(apt packages, as root) when they are missing; tests start and stop them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "types", "wheels", "tests"]
+nox.options.reuse_existing_virtualenvs = False
+nox.options.error_on_external_run = True
+
+ROOT = Path(__file__).parent
+PLUGINS = sorted(p.name for p in (ROOT / "plugins").glob("*") if (p / "pyproject.toml").exists())
+DEV = ["pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout", "celery[redis]==5.7.0", "hatchling",
+       "python-dateutil"]
+#: Debian packages providing each plugin's real server (binary checked, package installed).
+SERVERS = {
+    "redis": {"redis-server": "redis-server", "redis-sentinel": "redis-sentinel"},
+    "cache": {"memcached": "memcached"},
+    "rpc": {"rabbitmq-server": "rabbitmq-server"},
+}
+
+
+def ensure_apt(session: nox.Session, plugins: list[str]) -> None:
+    """Install the Debian packages of the servers these plugins test against."""
+    missing = sorted({pkg for p in plugins for binary, pkg in SERVERS.get(p, {}).items()
+                      if shutil.which(binary) is None and not Path("/usr/sbin", binary).exists()})
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        session.error(f"Missing servers {missing}: run as root or `apt-get install {' '.join(missing)}`.")
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, external=True,
+                env={"DEBIAN_FRONTEND": "noninteractive"})
+
+
+def install_workspace(session: nox.Session, plugins: list[str]) -> None:
+    extras = []
+    for plugin in plugins:
+        dev = ROOT / "plugins" / plugin / "requirements-test.txt"
+        if dev.exists():
+            extras += ["-r", str(dev)]
+    session.install(*DEV, *extras)
+    session.install("-e", "core", *[arg for p in plugins for arg in ("-e", f"plugins/{p}")])
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def types(session: nox.Session) -> None:
+    session.install("mypy>=1.10", "-e", "core")
+    session.run("mypy")
+
+
+@nox.session
+def wheels(session: nox.Session) -> None:
+    """Every distribution builds a wheel; the core wheel installs and works on its own."""
+    session.install("build")
+    out = Path(session.create_tmp()) / "dist"
+    for path in ["core", *[f"plugins/{p}" for p in PLUGINS]]:
+        session.run("python", "-m", "build", "--wheel", "--outdir", str(out), path, silent=True)
+    session.install(str(next(out.glob("resultstore-*.whl"))))
+    session.run("python", "-c", "import resultstore; b = resultstore.connect('memory://'); "
+                "b.mark_as_done('t', 1); assert b.get_task_meta('t')['result'] == 1; print('core wheel ok')")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Core, every plugin (against real servers) and cross-package tests."""
+    ensure_apt(session, PLUGINS)
+    install_workspace(session, PLUGINS)
+    paths = ["core/tests", *[f"plugins/{p}/tests" for p in PLUGINS], "tests"]
+    session.run("pytest", *paths, *session.posargs)
+
+
+@nox.session
+@nox.parametrize("plugin", PLUGINS)
+def plugin(session: nox.Session, plugin: str) -> None:
+    """One plugin's tests (``nox -s "plugin(plugin='redis')"``)."""
+    ensure_apt(session, [plugin])
+    install_workspace(session, [plugin])
+    session.run("pytest", f"plugins/{plugin}/tests", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The README's main job: a real Celery worker on the embedded file backend."""
+    session.install("-e", "core", "-e", "plugins/file", "celery==5.7.0")
+    session.run("python", "demo/run.py", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks with ratios against Celery's backends and raw clients (not pass/fail)."""
+    ensure_apt(session, PLUGINS)
+    install_workspace(session, PLUGINS)
+    session.install("matplotlib")
+    session.run("python", "-m", "bench", *session.posargs)

@@ -1,0 +1,1 @@
+"""Cross-package tests: Celery interop, end-to-end and reliability."""
