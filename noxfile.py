@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "types", "wheels", "tests"]
+nox.options.sessions = ["lint", "types", "docs", "wheels", "tests"]
 nox.options.reuse_existing_virtualenvs = False
 nox.options.error_on_external_run = True
 
@@ -59,8 +59,15 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def types(session: nox.Session) -> None:
-    session.install("mypy>=1.10", "-e", "core")
+    session.install("mypy>=1.10", "pytest>=8", "-e", "core")
     session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site; any warning (broken link, missing page) fails."""
+    session.install("mkdocs>=1.6")
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(Path(session.create_tmp()) / "site"))
 
 
 @nox.session
