@@ -2,8 +2,9 @@
 
 Exactly one caller learns that the chord is complete.  Stores declaring
 ``Capability.CHORD`` do it natively and atomically (Redis: Celery 5.7's Lua
-protocol).  Stores with only ``INCR`` get :class:`IncrChords` (an atomic counter
-plus one key per part: correct unless the broker redelivers a finished part).
+protocol; SQL: a counter row), whichever their shape.  Key/value stores with
+only ``INCR`` get :class:`IncrChords` (an atomic counter plus one key per part:
+correct unless the broker redelivers a finished part).
 Stores with neither cannot count; hosts then poll (Celery's ``chord_unlock``).
 """
 
@@ -17,7 +18,7 @@ from . import states
 from .codec import Codec
 from .errors import ChordError, InvalidTaskId
 from .keys import Keyspace
-from .spec import Capability, KeyValueStore
+from .spec import Capability, KeyValueStore, MetaStore
 
 __all__ = ["ChordPart", "ChordAccounting", "NativeChords", "IncrChords", "chord_accounting",
            "values_or_raise"]
@@ -43,7 +44,7 @@ def values_or_raise(parts: Sequence[ChordPart]) -> list[Any]:
 class ChordAccounting:
     """Shared encoding of parts; subclasses do the counting."""
 
-    def __init__(self, store: KeyValueStore, codec: Codec, keys: Keyspace,
+    def __init__(self, store: KeyValueStore | MetaStore, codec: Codec, keys: Keyspace,
                  expires: float | None) -> None:
         self.store = store
         self.codec = codec
@@ -99,6 +100,8 @@ class NativeChords(ChordAccounting):
 class IncrChords(ChordAccounting):
     """Counter ``chord-unlock-<gid>`` + size ``<G>.s`` + one key ``<G>.j.<index>`` per part."""
 
+    store: KeyValueStore
+
     def set_size(self, group_id: str, size: int) -> None:
         self.store.set(self.keys.group(group_id, ".s"), str(size).encode(), self.expires)
 
@@ -135,12 +138,16 @@ class IncrChords(ChordAccounting):
 
 def chord_accounting(store: Any, codec: Codec, keys: Keyspace,
                      expires: float | None) -> ChordAccounting | None:
-    """The best accounting the store allows, ``None`` when hosts must poll."""
-    if not isinstance(store, KeyValueStore):
+    """The best accounting the store allows, ``None`` when hosts must poll.
+
+    Record stores (:class:`MetaStore`) count natively when they declare ``CHORD``
+    (e.g. SQL: an atomic counter row); they have no keys for :class:`IncrChords`.
+    """
+    if not isinstance(store, (KeyValueStore, MetaStore)):
         return None
     capabilities = store.capabilities
     if Capability.CHORD in capabilities:
         return NativeChords(store, codec, keys, expires)
-    if Capability.INCR in capabilities:
+    if Capability.INCR in capabilities and isinstance(store, KeyValueStore):
         return IncrChords(store, codec, keys, expires)
     return None

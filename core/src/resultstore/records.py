@@ -101,6 +101,8 @@ class MetaRecords(Records):
     def __init__(self, store: MetaStore, codec: Codec) -> None:
         self.store = store
         self.codec = codec
+        store.bind_codec(codec)
+        self.guarded = Capability.GUARDED_SET in store.capabilities
 
     def get(self, task_id: str) -> dict[str, Any] | None:
         meta = self.store.get_meta(task_id)
@@ -112,6 +114,8 @@ class MetaRecords(Records):
                 for t in task_ids]
 
     def put(self, task_id: str, meta: dict[str, Any], ttl: float | None) -> int:
+        if self.guarded:
+            return int(self.store.set_meta_unless_success(task_id, meta))
         current = self.store.get_meta(task_id)
         if current is not None and current.get("status") == states.SUCCESS:
             return 0

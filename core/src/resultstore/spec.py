@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from .errors import NotSupported
 
 if TYPE_CHECKING:
+    from .codec import Codec
     from .config import Settings
 
 __all__ = [
@@ -271,10 +272,33 @@ class MetaStore(abc.ABC):
     the plugin maps them onto its table/collection layout, keeping Celery's so
     that rows written by Celery stay readable.  Values of ``result`` are already
     encoded for storage (exceptions as dicts); the plugin stores them with
-    :meth:`encode_value`/:meth:`decode_value` supplied by core when it needs bytes.
+    :meth:`encode_value`/:meth:`decode_value` (the backend's codec, bound by core)
+    when it needs bytes.  ``GUARDED_SET`` (:meth:`set_meta_unless_success`) and
+    ``CHORD`` (the ``chord_*`` methods, same contract as on :class:`KeyValueStore`)
+    are optional capabilities here too.
     """
 
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+
+    #: The backend's codec (serializer, compression, transforms), bound by core with
+    #: :meth:`bind_codec` before first use; ``None`` until then.
+    codec: Codec | None = None
+
+    def bind_codec(self, codec: Codec) -> None:
+        """Called by core once: the codec to serialize column values with."""
+        self.codec = codec
+
+    def encode_value(self, value: Any) -> bytes:
+        """Serialize one value (a result, children, args) as Celery does for its columns."""
+        if self.codec is None:
+            raise NotSupported(f"{type(self).__name__} is used before core bound its codec")
+        return self.codec.encode(value)
+
+    def decode_value(self, payload: bytes | str) -> Any:
+        """Undo :meth:`encode_value`; raise ``DecodeError`` on unreadable data."""
+        if self.codec is None:
+            raise NotSupported(f"{type(self).__name__} is used before core bound its codec")
+        return self.codec.decode(payload)
 
     @classmethod
     @abc.abstractmethod
@@ -310,9 +334,34 @@ class MetaStore(abc.ABC):
         found = {task_id: self.get_meta(task_id) for task_id in task_ids}
         return {task_id: meta for task_id, meta in found.items() if meta is not None}
 
+    def set_meta_unless_success(self, task_id: str, meta: Mapping[str, Any]) -> bool:
+        """Insert or replace unless a SUCCESS is stored, atomically; True if written (GUARDED_SET)."""
+        raise NotSupported(f"{type(self).__name__} has no guarded set")
+
     def incr(self, key: str, ttl: float | None) -> int:
         """Atomic counter (INCR capability); used for chord accounting."""
         raise NotSupported(f"{type(self).__name__} does not support incr")
+
+    def chord_set_size(self, group_key: str, size: int, ttl: float | None) -> None:
+        """See :meth:`KeyValueStore.chord_set_size` (CHORD capability)."""
+        raise NotSupported(f"{type(self).__name__} has no native chords")
+
+    def chord_add(self, group_key: str, member: str, index: int | None, value: bytes,
+                  ttl: float | None) -> ChordProgress:
+        """See :meth:`KeyValueStore.chord_add` (CHORD capability)."""
+        raise NotSupported(f"{type(self).__name__} has no native chords")
+
+    def chord_grow(self, group_key: str, by: int, ttl: float | None) -> None:
+        """See :meth:`KeyValueStore.chord_grow` (CHORD capability)."""
+        raise NotSupported(f"{type(self).__name__} has no native chords")
+
+    def chord_parts(self, group_key: str) -> list[bytes]:
+        """See :meth:`KeyValueStore.chord_parts` (CHORD capability)."""
+        raise NotSupported(f"{type(self).__name__} has no native chords")
+
+    def chord_clear(self, group_key: str) -> None:
+        """See :meth:`KeyValueStore.chord_clear` (CHORD capability)."""
+        raise NotSupported(f"{type(self).__name__} has no native chords")
 
     def cleanup(self) -> int:
         """Delete expired records; return how many (CLEANUP capability)."""
