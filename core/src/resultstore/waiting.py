@@ -1,0 +1,528 @@
+"""Waiting for results: pushed where the store can subscribe, batched polling otherwise.
+
+One :class:`Waiter` per backend (``waiter(backend)``) serves every wait of the
+process, from threads and from any number of asyncio loops::
+
+    meta = waiter(backend).wait(task_id, timeout=10)
+    for task_id, meta in waiter(backend).iter_ready(ids, timeout=30):
+        ...
+    meta = await waiter(backend).await_one(task_id, timeout=10)
+    async for task_id, meta in waiter(backend).aiter_ready(ids):
+        ...
+
+Every wait starts with one batched read (``get_many``); ready results return
+at once, without touching the push channel.  For the rest:
+
+* **push** (store declares ``Capability.SUBSCRIBE``): one shared
+  ``store.subscriber(...)`` per backend.  A key is subscribed while at least one
+  wait needs it and unsubscribed when the last one ends.  After subscribing the
+  waiter reads the keys once more (a value written between the first read and
+  the subscription is not missed), and after a reconnect it re-reads every
+  waited key with one ``get_many``.  Asyncio waits never call the subscriber on
+  the loop: subscription changes are batched on a short-lived helper thread and
+  results are handed to the loop with ``call_soon_threadsafe``.
+* **poll**: one ``get_many`` per pass over the ids still pending, sleeping
+  ``interval`` first and backing off by 1.5x up to the
+  ``resultstore_poll_interval_max`` setting.  If the push channel fails, the
+  affected waits fall back to polling instead of hanging.
+
+No state outlives a wait: finished waits leave nothing behind in the waiter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable
+from queue import Empty, SimpleQueue
+from typing import TYPE_CHECKING, Any
+
+from . import states
+from .errors import TimeoutError
+from .spec import Capability, KeyValueStore, Subscriber
+
+if TYPE_CHECKING:
+    from .backend import ResultBackend
+
+__all__ = ["Waiter", "waiter", "OnMessage", "OnInterval"]
+
+logger = logging.getLogger(__name__)
+
+Meta = dict[str, Any]
+#: Called with every meta a wait observes (pushed messages, state changes seen by polling).
+OnMessage = Callable[[Meta], Any]
+#: Called once per pass of a wait (at least every ``interval`` seconds).
+OnInterval = Callable[[], Any]
+
+_READY = states.READY_STATES
+_BACKOFF = 1.5
+_MIN_DELAY = 0.001
+_CREATE_LOCK = threading.Lock()
+
+
+def waiter(backend: ResultBackend) -> Waiter:
+    """The :class:`Waiter` of ``backend`` (created once, thread-safely, and cached on it)."""
+    found: Waiter | None = backend.__dict__.get("_waiter")
+    if found is None:
+        with _CREATE_LOCK:
+            found = backend.__dict__.get("_waiter")
+            if found is None:
+                found = Waiter(backend)
+                backend._waiter = found  # type: ignore[attr-defined]
+    return found
+
+
+def _timeout_error(timeout: float | None, pending: Iterable[str]) -> TimeoutError:
+    ids = sorted(pending)
+    shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+    return TimeoutError(f"The operation timed out after {timeout}s waiting for {shown}.")
+
+
+class _Watch:
+    """One running wait: the ids it waits for; receives ``(task_id, meta)`` pushes."""
+
+    __slots__ = ("ids", "polling")
+
+    def __init__(self, ids: frozenset[str]) -> None:
+        self.ids = ids
+        self.polling = False
+
+    def push(self, task_id: str, meta: Meta) -> None:
+        raise NotImplementedError
+
+    def poll(self) -> None:
+        """The push channel failed for this wait: poll from now on."""
+        self.polling = True
+        self.wake()
+
+    def wake(self) -> None:
+        raise NotImplementedError
+
+
+class _SyncWatch(_Watch):
+    __slots__ = ("queue",)
+
+    def __init__(self, ids: frozenset[str]) -> None:
+        super().__init__(ids)
+        self.queue: SimpleQueue[tuple[str, Meta] | None] = SimpleQueue()
+
+    def push(self, task_id: str, meta: Meta) -> None:
+        self.queue.put((task_id, meta))
+
+    def wake(self) -> None:
+        self.queue.put(None)
+
+    def take(self, timeout: float | None) -> list[tuple[str, Meta]]:
+        """Block up to ``timeout`` for the first item, then return everything queued."""
+        items: list[tuple[str, Meta]] = []
+        try:
+            first = (self.queue.get_nowait() if timeout is not None and timeout <= 0
+                     else self.queue.get(timeout=timeout))
+        except Empty:
+            return items
+        while True:
+            if first is not None:
+                items.append(first)
+            try:
+                first = self.queue.get_nowait()
+            except Empty:
+                return items
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class _AsyncWatch(_Watch):
+    __slots__ = ("items", "loop", "waker")
+
+    def __init__(self, ids: frozenset[str], loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(ids)
+        self.loop = loop
+        self.items: deque[tuple[str, Meta]] = deque()
+        self.waker: asyncio.Future[None] | None = None
+
+    def push(self, task_id: str, meta: Meta) -> None:
+        self.items.append((task_id, meta))
+        self.wake()
+
+    def wake(self) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self._wake_on_loop)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    def _wake_on_loop(self) -> None:
+        if self.waker is not None:
+            _resolve(self.waker)
+
+    async def take(self, timeout: float | None) -> list[tuple[str, Meta]]:
+        """Await up to ``timeout`` for the first item, then return everything queued."""
+        if not self.items and (timeout is None or timeout > 0):
+            fut = self.waker = self.loop.create_future()
+            handle = None if timeout is None else self.loop.call_later(timeout, _resolve, fut)
+            try:
+                await fut
+            finally:
+                self.waker = None
+                if handle is not None:
+                    handle.cancel()
+        items = []
+        while self.items:
+            items.append(self.items.popleft())
+        return items
+
+
+class _Pass:
+    """The bookkeeping of one wait, shared by the sync and asyncio loops."""
+
+    __slots__ = ("cap", "deadline", "delay", "interval", "on_message", "pending", "seen", "timeout")
+
+    def __init__(self, ids: list[str], timeout: float | None, interval: float, cap: float,
+                 on_message: OnMessage | None) -> None:
+        self.pending = set(ids)
+        self.timeout = timeout
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.interval = max(float(interval), _MIN_DELAY)
+        self.delay = self.interval
+        self.cap = max(self.interval, cap)
+        self.on_message = on_message
+        self.seen: dict[str, tuple[Any, ...]] = {}
+
+    def ready(self, items: Iterable[tuple[str, Meta]], pushed: bool) -> list[tuple[str, Meta]]:
+        """The newly ready ``(id, meta)`` among ``items``, each id once; feeds ``on_message``."""
+        out = []
+        for task_id, meta in items:
+            if task_id not in self.pending:
+                continue
+            if self.on_message is not None:
+                self._message(task_id, meta, pushed)
+            if meta.get("status") in _READY:
+                self.pending.discard(task_id)
+                out.append((task_id, meta))
+        return out
+
+    def _message(self, task_id: str, meta: Meta, pushed: bool) -> None:
+        assert self.on_message is not None
+        if not pushed:
+            status = meta.get("status")
+            seen = (status, repr(meta.get("result")))
+            if status == states.PENDING or self.seen.get(task_id) == seen:
+                return
+            self.seen[task_id] = seen
+        self.on_message(meta)
+
+    def tick(self, polling: bool, on_interval: OnInterval | None) -> float | None:
+        """How long to block now; raise ``TimeoutError`` once the deadline has passed."""
+        left = None if self.deadline is None else self.deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise _timeout_error(self.timeout, self.pending)
+        tick = self.delay if polling else (self.interval if on_interval is not None else None)
+        if left is not None:
+            tick = left if tick is None else min(tick, left)
+        return tick
+
+    def backoff(self) -> None:
+        self.delay = min(self.delay * _BACKOFF, self.cap)
+
+
+class Waiter:
+    """Waits for task results of one backend; see the module docstring."""
+
+    def __init__(self, backend: ResultBackend) -> None:
+        self.backend = backend
+        store = backend.store
+        #: True when waits are pushed by the store's subscriber.
+        self.push = isinstance(store, KeyValueStore) and Capability.SUBSCRIBE in backend.capabilities
+        #: Upper bound of the polling backoff (``resultstore_poll_interval_max``).
+        self.poll_cap = float(backend.settings["resultstore_poll_interval_max"])
+        self._lock = threading.Lock()
+        self._watches: dict[str, list[_Watch]] = {}
+        self._sub_lock = threading.Lock()
+        self._subscriber: Subscriber | None = None
+        self._subscribed: set[str] = set()
+        self._queued: list[tuple[frozenset[str], bool]] = []
+        self._flushing = False
+        self._idle = threading.Event()
+        self._idle.set()
+        self._closed = False
+
+    # -- sync --------------------------------------------------------------------
+    def wait(self, task_id: str, timeout: float | None = None, interval: float = 0.5,
+             on_interval: OnInterval | None = None, on_message: OnMessage | None = None) -> Meta:
+        """Block until ``task_id`` is ready and return its meta; ``TimeoutError`` after ``timeout``."""
+        ready = self.iter_ready([task_id], timeout, interval, on_interval, on_message)
+        try:
+            for _, meta in ready:
+                return meta
+        finally:
+            ready.close()
+        raise AssertionError("unreachable: iter_ready yields every id or raises")
+
+    def iter_ready(self, task_ids: Iterable[str], timeout: float | None = None,
+                   interval: float = 0.5, on_interval: OnInterval | None = None,
+                   on_message: OnMessage | None = None) -> Generator[tuple[str, Meta], None, None]:
+        """Yield ``(task_id, meta)`` for each id once it is ready, in completion order.
+
+        Ids ready at the first (batched) read come first, in the given order.
+        ``TimeoutError`` when ``timeout`` seconds pass with ids still pending.
+        """
+        ids = list(dict.fromkeys(str(t) for t in task_ids))
+        if not ids:
+            return
+        state = _Pass(ids, timeout, interval, self.poll_cap, on_message)
+        metas = self.backend.get_many(ids)
+        yield from state.ready(((t, metas[t]) for t in ids), pushed=False)
+        if not state.pending:
+            return
+        watch = _SyncWatch(frozenset(state.pending))
+        push = self.push
+        if push:
+            self._register(watch)
+        try:
+            if push:
+                self._subscribe(watch.ids, reread=True)
+            while state.pending:
+                polling = watch.polling or not push
+                items = watch.take(state.tick(polling, on_interval))
+                if (watch.polling or not push) and state.pending:
+                    items.extend(self.backend.get_many(sorted(state.pending)).items())
+                    state.backoff()
+                yield from state.ready(items, pushed=not polling)
+                if on_interval is not None and state.pending:
+                    on_interval()
+        finally:
+            if push:
+                freed = self._unregister(watch)
+                if freed:
+                    self._release(freed)
+
+    # -- asyncio -----------------------------------------------------------------
+    async def await_one(self, task_id: str, timeout: float | None = None, interval: float = 0.5,
+                        on_interval: OnInterval | None = None,
+                        on_message: OnMessage | None = None) -> Meta:
+        """The asyncio twin of :meth:`wait`; never blocks the event loop."""
+        ready = self.aiter_ready([task_id], timeout, interval, on_interval, on_message)
+        try:
+            async for _, meta in ready:
+                return meta
+        finally:
+            await ready.aclose()
+        raise AssertionError("unreachable: aiter_ready yields every id or raises")
+
+    async def aiter_ready(self, task_ids: Iterable[str], timeout: float | None = None,
+                          interval: float = 0.5, on_interval: OnInterval | None = None,
+                          on_message: OnMessage | None = None
+                          ) -> AsyncGenerator[tuple[str, Meta], None]:
+        """The asyncio twin of :meth:`iter_ready` (native reads where the store has AIO)."""
+        ids = list(dict.fromkeys(str(t) for t in task_ids))
+        if not ids:
+            return
+        state = _Pass(ids, timeout, interval, self.poll_cap, on_message)
+        metas = await self.backend.aget_many(ids)
+        for item in state.ready(((t, metas[t]) for t in ids), pushed=False):
+            yield item
+        if not state.pending:
+            return
+        watch = _AsyncWatch(frozenset(state.pending), asyncio.get_running_loop())
+        push = self.push
+        if push:
+            self._register(watch)
+            self._enqueue(watch.ids, reread=True)
+        try:
+            while state.pending:
+                polling = watch.polling or not push
+                items = await watch.take(state.tick(polling, on_interval))
+                if (watch.polling or not push) and state.pending:
+                    items.extend((await self.backend.aget_many(sorted(state.pending))).items())
+                    state.backoff()
+                for item in state.ready(items, pushed=not polling):
+                    yield item
+                if on_interval is not None and state.pending:
+                    on_interval()
+        finally:
+            if push:
+                freed = self._unregister(watch)
+                if freed:
+                    self._enqueue(freed, reread=False)
+
+    # -- registry ----------------------------------------------------------------
+    @property
+    def waited(self) -> frozenset[str]:
+        """Task ids some wait is currently waiting for (push mode)."""
+        with self._lock:
+            return frozenset(self._watches)
+
+    @property
+    def subscribed(self) -> frozenset[str]:
+        """Task ids currently subscribed on the shared push channel."""
+        with self._sub_lock:
+            return frozenset(self._subscribed)
+
+    def _register(self, watch: _Watch) -> None:
+        with self._lock:
+            for task_id in watch.ids:
+                self._watches.setdefault(task_id, []).append(watch)
+
+    def _unregister(self, watch: _Watch) -> list[str]:
+        """Remove ``watch``; return the ids nobody waits for any more."""
+        freed = []
+        with self._lock:
+            for task_id in watch.ids:
+                watches = self._watches.get(task_id)
+                if watches is None:
+                    continue
+                if watch in watches:
+                    watches.remove(watch)
+                if not watches:
+                    del self._watches[task_id]
+                    freed.append(task_id)
+            if not self._watches:
+                self._watches = {}  # a dict never shrinks its table; start afresh
+        return freed
+
+    def _watches_of(self, task_id: str) -> tuple[_Watch, ...]:
+        with self._lock:
+            return tuple(self._watches.get(task_id, ()))
+
+    def _dispatch(self, task_id: str, meta: Meta) -> None:
+        for watch in self._watches_of(task_id):
+            watch.push(task_id, meta)
+
+    def _degrade(self, task_ids: Iterable[str], exc: BaseException) -> None:
+        logger.warning("resultstore: push channel of %r failed (%s: %s); polling instead",
+                       self.backend, type(exc).__name__, exc)
+        with self._lock:
+            watches = {w for t in task_ids for w in self._watches.get(t, ())}
+        for watch in watches:
+            watch.poll()
+
+    # -- subscription --------------------------------------------------------------
+    def _reconcile(self, task_ids: Iterable[str]) -> None:
+        """Subscribe the ids somebody waits for, unsubscribe the others (serialized)."""
+        keys = self.backend.keys
+        with self._sub_lock:
+            with self._lock:
+                want = [t for t in task_ids if t in self._watches and t not in self._subscribed]
+                drop = [t for t in task_ids if t not in self._watches and t in self._subscribed]
+            subscriber = self._subscriber
+            if subscriber is None:
+                if not want or self._closed:
+                    return
+                store = self.backend.store
+                assert isinstance(store, KeyValueStore)
+                subscriber = self._subscriber = store.subscriber(self._on_message,
+                                                                 self._on_reconnect)
+            for task_id in drop:
+                self._subscribed.discard(task_id)
+                subscriber.unsubscribe(keys.task(task_id))
+            for task_id in want:
+                subscriber.subscribe(keys.task(task_id))
+                self._subscribed.add(task_id)
+            if not self._subscribed:
+                self._subscribed = set()
+
+    def _reread(self, task_ids: Iterable[str]) -> None:
+        with self._lock:
+            ids = [t for t in task_ids if t in self._watches]
+        if ids:
+            for task_id, meta in self.backend.get_many(ids).items():
+                self._dispatch(task_id, meta)
+
+    def _subscribe(self, task_ids: frozenset[str], reread: bool) -> None:
+        """Subscribe (then re-read) on the calling thread; degrade to polling on failure."""
+        try:
+            self._reconcile(task_ids)
+            if reread:
+                self._reread(task_ids)
+        except Exception as exc:  # noqa: BLE001 - any channel failure means "poll instead"
+            self._degrade(task_ids, exc)
+
+    def _release(self, task_ids: list[str]) -> None:
+        try:
+            self._reconcile(task_ids)
+        except Exception as exc:  # noqa: BLE001 - the wait is over; never mask its outcome
+            logger.warning("resultstore: unsubscribing failed: %s: %s", type(exc).__name__, exc)
+
+    def _enqueue(self, task_ids: Iterable[str], reread: bool) -> None:
+        """Hand subscription changes to the helper thread (asyncio callers never block)."""
+        with self._lock:
+            self._queued.append((frozenset(task_ids), reread))
+            if self._flushing:
+                return
+            self._flushing = True
+            self._idle.clear()
+        threading.Thread(target=self._flush, name="resultstore-waiter", daemon=True).start()
+
+    def _flush(self) -> None:
+        while True:
+            with self._lock:
+                batch, self._queued = self._queued, []
+                if not batch:
+                    self._flushing = False
+                    self._idle.set()
+                    return
+            subscribe: set[str] = set()
+            released: set[str] = set()
+            for ids, wants_read in batch:
+                (subscribe if wants_read else released).update(ids)
+            if subscribe:
+                self._subscribe(frozenset(subscribe), reread=True)
+            if released:
+                self._release(sorted(released))
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until queued subscription changes are applied; True if they were."""
+        return self._idle.wait(timeout)
+
+    # -- callbacks from the store's subscriber ---------------------------------------
+    def _on_message(self, key: str, value: bytes) -> None:
+        task_id = self.backend.keys.task_id_of(key)
+        if task_id is None:
+            return
+        watches = self._watches_of(task_id)
+        if not watches:
+            return
+        try:
+            meta = self.backend._fetched(task_id, self.backend.codec.decode_meta(value), True)
+        except Exception as exc:  # noqa: BLE001 - let the waits read it and raise properly
+            self._degrade([task_id], exc)
+            return
+        for watch in watches:
+            watch.push(task_id, meta)
+
+    def _on_reconnect(self) -> None:
+        with self._lock:
+            ids = list(self._watches)
+        if not ids:
+            return
+        try:
+            metas = self.backend.get_many(ids)
+        except Exception as exc:  # noqa: BLE001 - still down: the waits poll until it is back
+            self._degrade(ids, exc)
+            return
+        for task_id, meta in metas.items():
+            self._dispatch(task_id, meta)
+
+    def close(self) -> None:
+        """Close the push channel; running waits continue by polling."""
+        with self._sub_lock:
+            subscriber, self._subscriber = self._subscriber, None
+            self._subscribed = set()
+            self._closed = True
+        if subscriber is not None:
+            subscriber.close()
+        self.push = False
+        with self._lock:
+            watches = {w for ws in self._watches.values() for w in ws}
+        for watch in watches:
+            watch.poll()
+
+    def __repr__(self) -> str:
+        mode = "push" if self.push else "poll"
+        return f"<Waiter {mode} {self.backend.as_uri()} waits={len(self._watches)}>"
+
