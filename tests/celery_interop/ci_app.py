@@ -1,0 +1,100 @@
+"""The Celery app and tasks shared by the interop tests' client and worker processes.
+
+``make_app(config)`` builds an app from a plain dict (the worker process gets
+the same dict as JSON in ``RS_CI_CONFIG``, see ``ci_worker.py``).  Tasks that
+record side effects (errbacks, attempts) write to Redis under ``ci-*`` keys
+on ``ci_redis_url``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import redis
+from celery import Celery
+
+
+class InteropError(Exception):
+    """A custom exception the tests expect back with its own type and args."""
+
+
+def _redis(app: Celery) -> redis.Redis:
+    return redis.Redis.from_url(app.conf.ci_redis_url)
+
+
+def make_app(config: dict[str, Any]) -> Celery:
+    """A fresh app configured from ``config`` (incl. ``override_backends``)."""
+    app = Celery("ci_app", set_as_current=False)
+    app.config_from_object(dict(config))
+
+    @app.task(name="ci.add")
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    @app.task(name="ci.tsum")
+    def tsum(values: list[Any]) -> int:
+        return sum(_flatten(values))
+
+    @app.task(name="ci.identity")
+    def identity(value: Any) -> Any:
+        return value
+
+    @app.task(name="ci.fail")
+    def fail(message: str = "boom", code: int = 1) -> None:
+        raise InteropError(message, code)
+
+    @app.task(name="ci.sleep")
+    def sleep(seconds: float) -> float:
+        time.sleep(seconds)
+        return seconds
+
+    @app.task(name="ci.flaky", bind=True, max_retries=5, default_retry_delay=0.05)
+    def flaky(self: Any, failures: int) -> int:
+        if self.request.retries < failures:
+            raise self.retry(exc=InteropError("not yet", self.request.retries))
+        return self.request.retries
+
+    @app.task(name="ci.always_retry", bind=True, max_retries=2, default_retry_delay=0.05)
+    def always_retry(self: Any) -> None:
+        raise self.retry(exc=InteropError("never works"))
+
+    @app.task(name="ci.spawn", bind=True)
+    def spawn(self: Any, n: int) -> str:
+        for i in range(n):
+            add.delay(i, i)
+        return "spawned"
+
+    @app.task(name="ci.progress", bind=True)
+    def progress(self: Any) -> str:
+        self.update_state(state="PROGRESS", meta={"done": 1})
+        time.sleep(0.3)
+        return "finished"
+
+    @app.task(name="ci.ignored", ignore_result=True)
+    def ignored(x: int) -> int:
+        _redis(app).set(f"ci-ignored-{x}", "ran", ex=300)
+        return x
+
+    @app.task(name="ci.die")
+    def die() -> None:
+        os._exit(1)
+
+    @app.task(name="ci.on_error")
+    def on_error(request: Any, exc: BaseException, traceback: Any) -> None:
+        """New-style errback: runs in the failing task's worker."""
+        _redis(app).rpush(f"ci-errback-{request.id}", f"{type(exc).__name__}:{exc}")
+
+    @app.task(name="ci.on_error_old")
+    def on_error_old(task_id: str) -> None:
+        """Old-style errback: sent as a task with the failed task's id."""
+        _redis(app).rpush(f"ci-errback-old-{task_id}", "called")
+
+    return app
+
+
+def _flatten(values: Any) -> list[int]:
+    if isinstance(values, (list, tuple)):
+        return [v for item in values for v in _flatten(item)]
+    return [values]

@@ -1,0 +1,42 @@
+"""A solo worker on a store with get/set/delete only: polling waits, chord_unlock chords."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from ci_app import make_app
+from conftest import Worker, base_config
+from rskv import PlainRedisBackend
+from scenarios import CanvasScenarios
+
+from resultstore.testing.servers import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def config(redis_server: ServerProcess) -> dict[str, Any]:
+    conf = base_config(redis_server, db=1, queue="ci-polling")
+    conf["result_backend"] = f"rskv://127.0.0.1:{redis_server.port}/2"
+    conf["override_backends"] = {"rskv": "rskv:PlainRedisBackend"}
+    return conf
+
+
+@pytest.fixture(scope="module")
+def worker(config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    with Worker(config, tmp_path_factory.mktemp("worker-polling"), pool="solo") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def app(config: dict[str, Any], worker: Worker) -> Any:
+    return make_app(config)
+
+
+@pytest.fixture(scope="module")
+def backend_class() -> type:
+    return PlainRedisBackend
+
+
+class TestPollingStoreWithSoloWorker(CanvasScenarios):
+    """Every scenario on the fallback paths (no counting, no push)."""
