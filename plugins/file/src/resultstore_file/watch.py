@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 def inotify_available() -> bool:
     """True when the ``inotify_simple`` library and the kernel API are usable."""
     try:
-        import inotify_simple  # noqa: F401
+        import inotify_simple  # type: ignore[import-untyped]  # noqa: F401
     except (ImportError, OSError):
         return False
     return True
