@@ -10,6 +10,7 @@
 
 from . import states
 from .backend import ResultBackend
+from .client import AsyncResult, EagerResult, GroupResult, ResultSet, result_from_tuple
 from .config import Settings
 from .connect import connect
 from .errors import (
@@ -33,4 +34,5 @@ __all__ = [
     "MetaStore", "Capability", "ChordProgress", "ResultStoreError", "ImproperlyConfigured",
     "UnknownBackend", "BackendConflict", "BackendStoreError", "BackendGetMetaError",
     "DecodeError", "SecurityError", "ChordError", "TimeoutError", "__version__",
+    "AsyncResult", "ResultSet", "GroupResult", "EagerResult", "result_from_tuple",
 ]
