@@ -29,64 +29,64 @@ def make_app(config: dict[str, Any]) -> Celery:
     app = Celery("ci_app", set_as_current=False)
     app.config_from_object(dict(config))
 
-    @app.task(name="ci.add")
+    @app.task(name="ci.add", shared=False)
     def add(x: int, y: int) -> int:
         return x + y
 
-    @app.task(name="ci.tsum")
+    @app.task(name="ci.tsum", shared=False)
     def tsum(values: list[Any]) -> int:
         return sum(_flatten(values))
 
-    @app.task(name="ci.identity")
+    @app.task(name="ci.identity", shared=False)
     def identity(value: Any) -> Any:
         return value
 
-    @app.task(name="ci.fail")
+    @app.task(name="ci.fail", shared=False)
     def fail(message: str = "boom", code: int = 1) -> None:
         raise InteropError(message, code)
 
-    @app.task(name="ci.sleep")
+    @app.task(name="ci.sleep", shared=False)
     def sleep(seconds: float) -> float:
         time.sleep(seconds)
         return seconds
 
-    @app.task(name="ci.flaky", bind=True, max_retries=5, default_retry_delay=0.05)
+    @app.task(name="ci.flaky", shared=False, bind=True, max_retries=5, default_retry_delay=0.05)
     def flaky(self: Any, failures: int) -> int:
         if self.request.retries < failures:
             raise self.retry(exc=InteropError("not yet", self.request.retries))
         return self.request.retries
 
-    @app.task(name="ci.always_retry", bind=True, max_retries=2, default_retry_delay=0.05)
+    @app.task(name="ci.always_retry", shared=False, bind=True, max_retries=2, default_retry_delay=0.05)
     def always_retry(self: Any) -> None:
         raise self.retry(exc=InteropError("never works"))
 
-    @app.task(name="ci.spawn", bind=True)
+    @app.task(name="ci.spawn", shared=False, bind=True)
     def spawn(self: Any, n: int) -> str:
         for i in range(n):
             add.delay(i, i)
         return "spawned"
 
-    @app.task(name="ci.progress", bind=True)
+    @app.task(name="ci.progress", shared=False, bind=True)
     def progress(self: Any) -> str:
         self.update_state(state="PROGRESS", meta={"done": 1})
         time.sleep(0.3)
         return "finished"
 
-    @app.task(name="ci.ignored", ignore_result=True)
+    @app.task(name="ci.ignored", shared=False, ignore_result=True)
     def ignored(x: int) -> int:
         _redis(app).set(f"ci-ignored-{x}", "ran", ex=300)
         return x
 
-    @app.task(name="ci.die")
+    @app.task(name="ci.die", shared=False)
     def die() -> None:
         os._exit(1)
 
-    @app.task(name="ci.on_error")
+    @app.task(name="ci.on_error", shared=False)
     def on_error(request: Any, exc: BaseException, traceback: Any) -> None:
         """New-style errback: runs in the failing task's worker."""
         _redis(app).rpush(f"ci-errback-{request.id}", f"{type(exc).__name__}:{exc}")
 
-    @app.task(name="ci.on_error_old")
+    @app.task(name="ci.on_error_old", shared=False)
     def on_error_old(task_id: str) -> None:
         """Old-style errback: sent as a task with the failed task's id."""
         _redis(app).rpush(f"ci-errback-old-{task_id}", "called")

@@ -1,0 +1,72 @@
+"""A prefork worker on a store with INCR: chords counted by core, ``result_extended`` on.
+
+The class is named as ``result_backend = "rskv:IncrRedisBackend"`` (a
+``module:Class`` path, so Celery passes no URL; ``resultstore_url`` gives it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from celery import chord
+from celery.exceptions import WorkerLostError
+from ci_app import make_app
+from conftest import Worker, base_config
+from rskv import IncrRedisBackend
+from scenarios import FAST, CanvasScenarios
+
+from resultstore.testing.servers import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def config(redis_server: ServerProcess) -> dict[str, Any]:
+    conf = base_config(redis_server, db=3, queue="ci-counting")
+    conf["result_backend"] = "rskv:IncrRedisBackend"
+    conf["resultstore_url"] = f"rskv://127.0.0.1:{redis_server.port}/4"
+    conf["result_extended"] = True
+    return conf
+
+
+@pytest.fixture(scope="module")
+def worker(config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    with Worker(config, tmp_path_factory.mktemp("worker-counting"), pool="prefork",
+                concurrency=2) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def app(config: dict[str, Any], worker: Worker) -> Any:
+    return make_app(config)
+
+
+@pytest.fixture(scope="module")
+def backend_class() -> type:
+    return IncrRedisBackend
+
+
+class TestCountingStoreWithPreforkWorker(CanvasScenarios):
+    """Every scenario, with chords completed by the last header part."""
+
+    def test_result_extended_fields(self, app: Any) -> None:
+        result = app.tasks["ci.add"].apply_async((2, 5), kwargs={})
+        assert result.get(**FAST) == 7
+        assert result.name == "ci.add"
+        assert result.args == [2, 5]
+        assert result.kwargs == {}
+        assert result.queue == "ci-counting"
+        assert result.retries == 0
+        assert result.worker.startswith("ci-ci-counting@")
+
+    def test_chord_completes_without_chord_unlock(self, app: Any, worker: Worker) -> None:
+        add, tsum = app.tasks["ci.add"], app.tasks["ci.tsum"]
+        result = chord(add.s(i, 1) for i in range(6))(tsum.s())
+        assert result.get(**FAST) == 21
+        assert "celery.chord_unlock" not in worker.log
+
+    def test_lost_worker_process_is_a_failure(self, app: Any) -> None:
+        result = app.tasks["ci.die"].delay()
+        with pytest.raises(WorkerLostError):
+            result.get(**FAST)
+        assert result.state == "FAILURE"
