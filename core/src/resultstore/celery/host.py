@@ -20,8 +20,8 @@ from ..config import Settings
 from ..errors import BackendError
 from ..spec import Capability, KeyValueStore, MetaStore
 from ..stores.disabled import DisabledStore
+from ..waiting import Waiter, waiter
 from ._compat import celery_timeout_error, to_celery_error
-from ._wait import get_waiter
 from .chords import ChordMixin
 from .failures import FailureMixin
 
@@ -87,7 +87,6 @@ class CeleryBackend(ChordMixin, FailureMixin):
         self.serializer = self.backend.codec.serializer.name
         self.content_type = self.backend.codec.serializer.content_type
         self.accept = self.backend.codec.accept
-        self._waiter: Any = None
 
     # -- attributes Celery reads ---------------------------------------------
     @property
@@ -264,11 +263,9 @@ class CeleryBackend(ChordMixin, FailureMixin):
 
     # -- waiting -------------------------------------------------------------------
     @property
-    def waiter(self) -> Any:
-        """The shared waiter (push where the store can, polling otherwise)."""
-        if self._waiter is None:
-            self._waiter = get_waiter(self.backend)
-        return self._waiter
+    def waiter(self) -> Waiter:
+        """The backend's shared waiter (pushed where the store can, polling otherwise)."""
+        return waiter(self.backend)
 
     def add_pending_result(self, result: Any, weak: bool = False) -> Any:
         return result
@@ -277,12 +274,16 @@ class CeleryBackend(ChordMixin, FailureMixin):
         return result
 
     def wait_for(self, task_id: str, timeout: float | None = None, interval: float = 0.5,
-                 no_ack: bool = True, on_interval: Callable[[], Any] | None = None
-                 ) -> dict[str, Any]:
-        """Block until ``task_id`` is ready; Celery's ``TimeoutError`` after ``timeout``."""
+                 no_ack: bool = True, on_interval: Callable[[], Any] | None = None,
+                 on_message: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+        """Block until ``task_id`` is ready; Celery's ``TimeoutError`` after ``timeout``.
+
+        ``on_message`` gets every state change seen on the way (as Celery's
+        asynchronous backends deliver it).
+        """
         self._ensure_not_eager()
         try:
-            return self.waiter.wait(str(task_id), timeout, interval, on_interval)  # type: ignore[no-any-return]
+            return self.waiter.wait(str(task_id), timeout, interval, on_interval, on_message)
         except Exception as exc:
             mapped = to_celery_error(exc)
             if mapped is exc:
@@ -295,36 +296,10 @@ class CeleryBackend(ChordMixin, FailureMixin):
                          callback: Callable[..., Any] | None = None,
                          propagate: bool = True) -> Any:
         """``AsyncResult.get``: wait, cache the meta on the result, raise or return its value."""
-        if on_message is not None:
-            meta = self._wait_with_messages(result.id, timeout, interval, on_message, on_interval)
-        else:
-            meta = self.wait_for(result.id, timeout=timeout, interval=interval,
-                                 on_interval=on_interval)
+        meta = self.wait_for(result.id, timeout=timeout, interval=interval,
+                             on_interval=on_interval, on_message=on_message)
         result._maybe_set_cache(meta)
         return result.maybe_throw(propagate=propagate, callback=callback)
-
-    def _wait_with_messages(self, task_id: str, timeout: float | None, interval: float,
-                            on_message: Callable[[Any], Any],
-                            on_interval: Callable[[], Any] | None) -> dict[str, Any]:
-        """Poll and hand every state change to ``on_message`` (Celery's async backends do)."""
-        import time
-
-        deadline = None if timeout is None else time.monotonic() + timeout
-        last: tuple[Any, ...] | None = None
-        while True:
-            meta = self.backend.get_task_meta(task_id, cache=False)
-            seen = (meta.get("status"), repr(meta.get("result")))
-            if meta["status"] != states.PENDING and seen != last:
-                last = seen
-                on_message(meta)
-            if meta["status"] in states.READY_STATES:
-                return meta
-            if on_interval is not None:
-                on_interval()
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                raise celery_timeout_error()("The operation timed out.")
-            time.sleep(interval if left is None else min(interval, left))
 
     def get_many(self, task_ids: Iterable[str], timeout: float | None = None,
                  interval: float = 0.5, no_ack: bool = True,
@@ -336,15 +311,12 @@ class CeleryBackend(ChordMixin, FailureMixin):
         interval = 0.5 if interval is None else interval
         ids = list(dict.fromkeys(str(t) for t in task_ids))
         if max_iterations or READY_STATES != states.READY_STATES:
-            ready = self._poll_many(ids, timeout, interval, on_interval, max_iterations,
-                                    READY_STATES)
+            ready = self._poll_many(ids, timeout, interval, on_interval, on_message,
+                                    max_iterations, READY_STATES)
         else:
-            ready = self.waiter.iter_ready(ids, timeout, interval, on_interval)
+            ready = self.waiter.iter_ready(ids, timeout, interval, on_interval, on_message)
         try:
-            for task_id, meta in ready:
-                if on_message is not None:
-                    on_message(meta)
-                yield task_id, meta
+            yield from ready
         except Exception as exc:
             mapped = to_celery_error(exc)
             if mapped is exc:
@@ -352,8 +324,9 @@ class CeleryBackend(ChordMixin, FailureMixin):
             raise mapped from exc
 
     def _poll_many(self, ids: list[str], timeout: float | None, interval: float,
-                   on_interval: Callable[[], Any] | None, max_iterations: int | None,
-                   ready_states: frozenset[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+                   on_interval: Callable[[], Any] | None, on_message: Callable[[Any], Any] | None,
+                   max_iterations: int | None, ready_states: frozenset[str]
+                   ) -> Iterator[tuple[str, dict[str, Any]]]:
         """Celery's ``get_many`` loop, for callers that bound the passes (``_iter_meta``)."""
         import time
 
@@ -363,6 +336,8 @@ class CeleryBackend(ChordMixin, FailureMixin):
             left = []
             for task_id in ids:
                 if metas[task_id]["status"] in ready_states:
+                    if on_message is not None:
+                        on_message(metas[task_id])
                     yield task_id, metas[task_id]
                 else:
                     left.append(task_id)
