@@ -1,0 +1,233 @@
+"""``check``, ``get``, ``forget``, ``cleanup``, ``ls`` and ``watch``."""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.console import Group
+from rich.live import Live
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from .. import states
+from ..backend import ResultBackend
+from ..errors import NotSupported, ResultStoreError, TimeoutError
+from ..spec import Capability
+from ..waiting import waiter
+from .output import Output, short
+
+__all__ = ["check", "get", "forget", "cleanup", "ls", "watch", "EXIT_OK", "EXIT_FAILED",
+           "EXIT_USAGE", "EXIT_TIMEOUT"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT = 0, 1, 2, 3
+_EXTENDED = ("name", "args", "kwargs", "worker", "retries", "queue", "group_id", "parent_id")
+
+
+def _timed(func: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    value = func()
+    return (time.perf_counter() - started) * 1000, value
+
+
+def check(out: Output, backend: ResultBackend, rounds: int) -> int:
+    """Write, read back and delete a probe result; exit status reflects health."""
+    steps: dict[str, list[float]] = {"write": [], "read": [], "delete": []}
+    problem = None
+    for _ in range(max(1, rounds)):
+        probe, token = f"resultstore-check-{uuid.uuid4()}", uuid.uuid4().hex
+        try:
+            ms, _ = _timed(lambda: backend.mark_as_done(probe, {"probe": token}))  # noqa: B023
+            steps["write"].append(ms)
+            ms, meta = _timed(lambda: backend.get_task_meta(probe, cache=False))  # noqa: B023
+            steps["read"].append(ms)
+            if meta["status"] != states.SUCCESS or meta["result"] != {"probe": token}:
+                problem = f"read back {meta['status']} {short(meta.get('result'))}, not the probe"
+                break
+            ms, _ = _timed(lambda: backend.forget(probe))  # noqa: B023
+            steps["delete"].append(ms)
+            if backend.get_task_meta(probe, cache=False)["status"] != states.PENDING:
+                problem = "the probe is still there after forget"
+                break
+        except ResultStoreError as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+            break
+    capabilities = sorted(c.value for c in backend.capabilities)
+    latency = {step: round(statistics.median(v), 3) for step, v in steps.items() if v}
+    healthy = problem is None
+    if out.json:
+        out.data({"url": backend.as_uri(), "healthy": healthy, "error": problem,
+                  "latency_ms": latency, "rounds": len(steps["write"]),
+                  "capabilities": capabilities, "store": type(backend.store).__name__})
+    else:
+        table = Table(title=f"check {backend.as_uri()}", show_header=True)
+        table.add_column("step")
+        table.add_column("median ms", justify="right")
+        for step in steps:
+            table.add_row(step, f"{latency[step]:.3f}" if step in latency else "-")
+        verdict = (Text("healthy", style="bold green") if healthy
+                   else Text(f"UNHEALTHY: {problem}", style="bold red"))
+        out.print(table, Text(f"store: {type(backend.store).__name__}; capabilities: "
+                              f"{', '.join(capabilities) or 'none'}"), verdict)
+    return EXIT_OK if healthy else EXIT_FAILED
+
+
+def _meta_table(task_id: str, meta: dict[str, Any], out: Output) -> Table:
+    table = Table(show_header=False, title=f"task {task_id}", title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    status = str(meta.get("status"))
+    note = " (unknown, or not started yet)" if status == states.PENDING else ""
+    table.add_row("status", Text.assemble(out.state(status), note))
+    table.add_row("result", Text(short(meta.get("result"), 2000)))
+    for key in ("date_done", "traceback", "children", *_EXTENDED):
+        if meta.get(key) not in (None, "", []):
+            table.add_row(key, Text(str(meta[key]) if key in ("traceback", "date_done")
+                                    else short(meta[key], 2000)))
+    return table
+
+
+def get(out: Output, backend: ResultBackend, task_ids: Sequence[str]) -> int:
+    """Print the stored meta of each id."""
+    metas = backend.get_many(task_ids, cache=False)
+    if out.json:
+        out.data({tid: {"task_id": tid, **meta} for tid, meta in metas.items()})
+    else:
+        out.print(*[_meta_table(tid, meta, out) for tid, meta in metas.items()])
+    return EXIT_OK
+
+
+def forget(out: Output, backend: ResultBackend, task_ids: Sequence[str]) -> int:
+    for task_id in task_ids:
+        backend.forget(task_id)
+    if out.json:
+        out.data({"forgotten": list(task_ids)})
+    else:
+        out.print(f"forgot {len(task_ids)} result(s) in {backend.as_uri()}")
+    return EXIT_OK
+
+
+def cleanup(out: Output, backend: ResultBackend) -> int:
+    """Delete expired results where the store does not expire them itself."""
+    if Capability.CLEANUP not in backend.capabilities:
+        message = f"{type(backend.store).__name__} expires results by itself: nothing to clean."
+        out.data({"deleted": 0, "note": message}) if out.json else out.print(message)
+        return EXIT_OK
+    started = time.perf_counter()
+    if out.json:
+        deleted = backend.cleanup()
+    else:
+        with Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"),
+                      BarColumn(), TimeElapsedColumn(), console=out.stderr, transient=True) as bar:
+            task = bar.add_task(f"cleaning {backend.as_uri()}", total=None)
+            deleted = backend.cleanup()
+            bar.update(task, total=1, completed=1)
+    elapsed = time.perf_counter() - started
+    if out.json:
+        out.data({"deleted": deleted, "seconds": round(elapsed, 3)})
+    else:
+        out.print(f"deleted {deleted} expired result(s) from {backend.as_uri()} in {elapsed:.2f}s")
+    return EXIT_OK
+
+
+def ls(out: Output, backend: ResultBackend, limit: int | None, batch: int = 500) -> int:
+    """List stored task results with their state (stores that can scan)."""
+    try:
+        ids = sorted(backend.task_ids())
+    except NotSupported as exc:
+        out.error(f"{exc} (ls needs a store with the 'scan' capability)")
+        return EXIT_USAGE
+    total = len(ids)
+    shown = ids if limit is None else ids[:limit]
+    rows = []
+    for start in range(0, len(shown), batch):
+        metas = backend.get_many(shown[start:start + batch], cache=False)
+        rows += [(tid, m) for tid, m in metas.items()]
+    rows.sort(key=lambda r: (r[1].get("date_done") is None, str(r[1].get("date_done")), r[0]))
+    if out.json:
+        out.data({"total": total, "results": [
+            {"task_id": tid, "status": m.get("status"), "date_done": m.get("date_done"),
+             "result": m.get("result")} for tid, m in rows]})
+        return EXIT_OK
+    table = Table(title=f"{total} result(s) in {backend.as_uri()}")
+    table.add_column("task id", overflow="fold")
+    table.add_column("state")
+    table.add_column("done at", overflow="fold")
+    table.add_column("result", overflow="fold")
+    for tid, meta in rows:
+        table.add_row(tid, out.state(str(meta.get("status"))), str(meta.get("date_done") or "-"),
+                      short(meta.get("result"), 50))
+    out.print(table)
+    if len(shown) < total:
+        out.print(Text(f"... {total - len(shown)} more (use --limit)", style="dim"))
+    return EXIT_OK
+
+
+def _watch_view(ids: Sequence[str], latest: dict[str, dict[str, Any]], out: Output,
+                elapsed: float) -> Group:
+    table = Table(title=f"watching {len(ids)} task(s) — {elapsed:.1f}s")
+    table.add_column("")
+    table.add_column("task id", overflow="fold")
+    table.add_column("state")
+    table.add_column("result", overflow="fold")
+    for tid in ids:
+        meta = latest.get(tid, {"status": states.PENDING})
+        status = str(meta.get("status"))
+        ready = status in states.READY_STATES
+        mark: Any = (Text("✔", style="green") if status == states.SUCCESS else Text("✘", style="red")
+                     ) if ready else Spinner("dots")
+        table.add_row(mark, tid, out.state(status), short(meta.get("result"), 50) if ready else "")
+    done = sum(1 for m in latest.values() if m.get("status") in states.READY_STATES)
+    return Group(table, Text(f"{done}/{len(ids)} ready"))
+
+
+def watch(out: Output, backend: ResultBackend, task_ids: Sequence[str], timeout: float | None,
+          interval: float) -> int:
+    """Follow the state of ``task_ids`` live until all are ready (pushed where the store can)."""
+    ids = list(dict.fromkeys(task_ids))
+    latest: dict[str, dict[str, Any]] = {}
+    started = time.perf_counter()
+
+    def seen(meta: dict[str, Any]) -> None:
+        task_id = meta.get("task_id")
+        if task_id in ids:
+            latest[str(task_id)] = meta
+
+    live = None
+    if not out.json and out.console.is_terminal:  # else: one final table, no animation
+        live = Live(_watch_view(ids, latest, out, 0), console=out.console, refresh_per_second=8)
+
+    def redraw() -> None:
+        if live is not None:
+            live.update(_watch_view(ids, latest, out, time.perf_counter() - started))
+
+    timed_out = False
+    try:
+        if live is not None:
+            live.start()
+        for task_id, meta in waiter(backend).iter_ready(ids, timeout=timeout, interval=interval,
+                                                         on_message=seen, on_interval=redraw):
+            latest[task_id] = meta
+            redraw()
+    except TimeoutError:
+        timed_out = True
+    finally:
+        redraw()
+        if live is not None:
+            live.stop()
+    if out.json:
+        out.data({"timed_out": timed_out, "results": {
+            tid: latest.get(tid, {"status": states.PENDING, "result": None}) for tid in ids}})
+    elif live is None:
+        out.print(_watch_view(ids, latest, out, time.perf_counter() - started))
+    if timed_out:
+        if not out.json:
+            out.error(f"timed out after {timeout}s with tasks still pending")
+        return EXIT_TIMEOUT
+    failed = [t for t in ids if latest[t].get("status") != states.SUCCESS]
+    return EXIT_FAILED if failed else EXIT_OK
