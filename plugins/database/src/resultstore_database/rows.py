@@ -13,8 +13,6 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from dateutil.parser import isoparse
-
 from resultstore.errors import DecodeError
 
 __all__ = ["meta_to_row", "row_to_meta", "to_utc_naive", "decode_column"]
@@ -28,7 +26,7 @@ def to_utc_naive(value: Any) -> datetime | None:
     """A ``date_done`` (ISO string or datetime) as the naive UTC datetime the column holds."""
     if value is None:
         return None
-    moment = value if isinstance(value, datetime) else isoparse(str(value))
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     return moment
@@ -83,7 +81,7 @@ def decode_column(payload: bytes | None, decode: Decode, accept: Iterable[str]) 
         return pickle.loads(payload)  # legacy PickleType rows, and pickle is accepted
 
 
-def row_to_meta(row: Mapping[str, Any], decode: Callable[[bytes | None], Any],
+def row_to_meta(row: Mapping[Any, Any], decode: Callable[[bytes | None], Any],
                 extended: bool) -> dict[str, Any]:
     """The meta dict of a row, in Celery's order (``_get_task_meta_for``)."""
     meta: dict[str, Any] = {

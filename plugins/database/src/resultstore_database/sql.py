@@ -8,7 +8,7 @@ transaction (a concurrent insert of the same key is resolved by retrying as an u
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +21,8 @@ from resultstore.errors import BackendStoreError
 __all__ = ["insert_ignore", "upsert", "ON_CONFLICT_DIALECTS"]
 
 #: Dialects with ``INSERT ... ON CONFLICT`` in SQLAlchemy.
-ON_CONFLICT_DIALECTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+ON_CONFLICT_DIALECTS: dict[str, Callable[[sa.Table], Any]] = {
+    "postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def _wrote(conn: Connection, stmt: Any, table: sa.Table, keys: Sequence[str]) -> bool:

@@ -144,7 +144,7 @@ class DatabaseStore(MetaStore):
                 try:
                     self.tables.metadata.create_all(self.engine)
                     break
-                except sa.exc.DatabaseError:
+                except (sa.exc.IntegrityError, sa.exc.ProgrammingError):  # "already exists"
                     if attempt == 9:
                         raise
                     time.sleep(0.05 * (attempt + 1))
