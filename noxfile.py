@@ -104,7 +104,7 @@ def plugin(session: nox.Session, plugin: str) -> None:
 def demo(session: nox.Session) -> None:
     """The README's main job: a real Celery worker on the embedded file backend."""
     session.install("-e", "core", "-e", "plugins/file", "celery==5.7.0")
-    session.run("python", "demo/run.py", *session.posargs)
+    session.run("python", "docs/examples/demo.py", *session.posargs)
 
 
 @nox.session

@@ -87,8 +87,8 @@ def _meta_table(task_id: str, meta: dict[str, Any], out: Output) -> Table:
     table.add_row("result", Text(short(meta.get("result"), 2000)))
     for key in ("date_done", "traceback", "children", *_EXTENDED):
         if meta.get(key) not in (None, "", []):
-            table.add_row(key, Text(str(meta[key]) if key in ("traceback", "date_done")
-                                    else short(meta[key], 2000)))
+            value = meta[key]
+            table.add_row(key, Text(value if isinstance(value, str) else short(value, 2000)))
     return table
 
 
@@ -135,6 +135,14 @@ def cleanup(out: Output, backend: ResultBackend) -> int:
     return EXIT_OK
 
 
+def _when(date_done: Any) -> str:
+    """``2026-01-02T03:04:05.678+00:00`` -> ``2026-01-02 03:04:05`` (as stored)."""
+    if date_done is None:
+        return "-"
+    text = date_done.isoformat() if hasattr(date_done, "isoformat") else str(date_done)
+    return text.replace("T", " ")[:19]
+
+
 def ls(out: Output, backend: ResultBackend, limit: int | None, batch: int = 500) -> int:
     """List stored task results with their state (stores that can scan)."""
     try:
@@ -154,14 +162,19 @@ def ls(out: Output, backend: ResultBackend, limit: int | None, batch: int = 500)
             {"task_id": tid, "status": m.get("status"), "date_done": m.get("date_done"),
              "result": m.get("result")} for tid, m in rows]})
         return EXIT_OK
+    named = any(meta.get("name") for _, meta in rows)  # result_extended metas carry the task name
     table = Table(title=f"{total} result(s) in {backend.as_uri()}")
-    table.add_column("task id", overflow="fold")
+    table.add_column("task id", no_wrap=True)
+    if named:
+        table.add_column("task", overflow="fold")
     table.add_column("state")
-    table.add_column("done at", overflow="fold")
+    table.add_column("done at", no_wrap=True)
     table.add_column("result", overflow="fold")
     for tid, meta in rows:
-        table.add_row(tid, out.state(str(meta.get("status"))), str(meta.get("date_done") or "-"),
-                      short(meta.get("result"), 50))
+        cells = [tid, *([str(meta.get("name") or "-")] if named else []),
+                 out.state(str(meta.get("status"))), _when(meta.get("date_done")),
+                 short(meta.get("result"), 50)]
+        table.add_row(*cells)
     out.print(table)
     if len(shown) < total:
         out.print(Text(f"... {total - len(shown)} more (use --limit)", style="dim"))
