@@ -1,0 +1,398 @@
+"""``RedisStore``: Celery 5.7's Redis wire format with every store capability.
+
+* ``set`` is ``SET key value EX ttl`` + ``PUBLISH key value`` in one pipelined
+  round trip; ``set_unless_prefix`` (how core stores a task result) does the
+  same atomically in one ``EVALSHA`` and keeps a stored SUCCESS.
+* ``mget`` is one ``MGET`` (split by slot on Redis Cluster).
+* Chords use Celery 5.7's keys and Lua protocol (see :mod:`.scripts`).
+* One pub/sub connection per subscriber, see :mod:`.subscriber`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import uuid
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import redis.cluster
+import redis.exceptions
+
+from resultstore.config import Settings
+from resultstore.errors import BackendStoreError, ResultStoreError
+from resultstore.spec import (
+    AsyncKeyValueStore,
+    Capability,
+    ChordProgress,
+    KeyValueStore,
+    MessageHandler,
+)
+
+from .clients import sync_client
+from .config import RedisOptions, parse_options
+from .scripts import (
+    CHORD_CLAIM_EXTEND,
+    CHORD_CLEANUP,
+    CHORD_FORCE_CLEANUP,
+    CHORD_PART_RETURN,
+    GUARDED_SET,
+    STORE,
+)
+from .subscriber import RedisSubscriber
+
+__all__ = ["RedisStore", "ChordClaimLost", "MAX_VALUE_SIZE"]
+
+log = logging.getLogger(__name__)
+
+#: Largest string value Redis stores (``proto-max-bulk-len``), as Celery.
+MAX_VALUE_SIZE = 512 * 1024 * 1024
+#: How many claim tokens / claimed part lists a store remembers between calls.
+_MEMORY = 4096
+_MGET_CHUNK = 10000
+
+#: Errors after which retrying the same command is safe (the server was unreachable,
+#: restarting, loading, or failing over).  Wrong credentials are never transient.
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ReadOnlyError,
+)
+_NEVER_TRANSIENT: tuple[type[BaseException], ...] = (
+    redis.exceptions.AuthenticationError,
+    redis.exceptions.AuthorizationError,
+    redis.exceptions.AuthenticationWrongNumberOfArgsError,
+)
+
+
+class ChordClaimLost(ResultStoreError):
+    """This worker's claim on a completed chord expired and another owner may dispatch
+    its body: do not dispatch it here (Celery logs and skips in the same case)."""
+
+
+@dataclass(frozen=True)
+class _ChordKeys:
+    j: str
+    t: str
+    s: str
+    d: str
+    g: str
+    c: str
+
+
+def _ex(ttl: float | None) -> int:
+    """Whole seconds for EXPIRE/EX (0: no expiry); never rounds a TTL down to 0."""
+    return max(1, math.ceil(ttl)) if ttl else 0
+
+
+def _px(ttl: float | None) -> int:
+    return max(1, round(ttl * 1000)) if ttl else 0
+
+
+def _check_size(key: str, value: bytes) -> None:
+    if len(value) > MAX_VALUE_SIZE:
+        raise BackendStoreError(f"value of {key!r} is {len(value)} bytes; Redis stores at most "
+                                f"{MAX_VALUE_SIZE} (512 MiB)")
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+class _Recent(OrderedDict[str, Any]):
+    """A small bounded map (oldest entries dropped)."""
+
+    def remember(self, key: str, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > _MEMORY:
+            self.popitem(last=False)
+
+
+class RedisStore(KeyValueStore):
+    """Redis, Redis Sentinel or Redis Cluster, wire-compatible with Celery 5.7."""
+
+    capabilities = frozenset({
+        Capability.INCR, Capability.BATCH, Capability.CHORD, Capability.SUBSCRIBE,
+        Capability.SCAN, Capability.AIO, Capability.GUARDED_SET,
+    })
+
+    def __init__(self, options: RedisOptions, *, expires: float | None = 86400,
+                 claim_expires: int = 6, publish_claim_expires: int = 12) -> None:
+        self.options = options
+        self.client: Any = sync_client(options)
+        self.cluster = options.kind == "cluster"
+        self.hash_tags = self.cluster and options.cluster_hash_tags
+        if self.cluster and not self.hash_tags:
+            # Celery's chord keys live in different slots: count with INCR instead.
+            self.capabilities = type(self).capabilities - {Capability.CHORD}
+        self.expires = expires
+        self.claim_expires = int(claim_expires)
+        self.publish_claim_expires = max(int(publish_claim_expires), self.claim_expires)
+        self.done_expires = int(max(self.claim_expires * 2, 300))
+        self._transient = _TRANSIENT + options.extra_errors
+        self._lock = threading.Lock()
+        self._retry_tokens = _Recent()
+        self._claims = _Recent()
+        self._claimed_parts = _Recent()
+        self._subscribers: weakref.WeakSet[RedisSubscriber] = weakref.WeakSet()
+
+    @classmethod
+    def from_url(cls, url: str, settings: Settings) -> RedisStore:
+        """Open a store for ``redis://``, ``rediss://``, ``socket://``, ``sentinel://`` or
+        ``rediscluster://`` with Celery's ``redis_*`` and ``result_*`` settings."""
+        settings = settings if settings is not None else Settings()
+        join_timeout = float(settings.get("result_chord_join_timeout") or 5.0)
+        claim_expires = max(5, int(join_timeout * 2))
+        return cls(parse_options(url, settings), expires=settings.expires,
+                   claim_expires=claim_expires,
+                   publish_claim_expires=_publish_claim_expires(claim_expires, settings))
+
+    # -- basic ----------------------------------------------------------------------
+    def get(self, key: str) -> bytes | None:
+        value: bytes | None = self.client.get(key)
+        return value
+
+    def mget(self, keys: Sequence[str]) -> list[bytes | None]:
+        keys = list(keys)
+        if not keys:
+            return []
+        if self.cluster:
+            return list(self.client.mget_nonatomic(keys))
+        if len(keys) <= _MGET_CHUNK:
+            return list(self.client.mget(keys))
+        with self.client.pipeline(transaction=False) as pipe:
+            for start in range(0, len(keys), _MGET_CHUNK):
+                pipe.mget(keys[start:start + _MGET_CHUNK])
+            return [value for chunk in pipe.execute() for value in chunk]
+
+    def set(self, key: str, value: bytes, ttl: float | None) -> None:
+        _check_size(key, value)
+        if self.cluster:
+            STORE(self.client, [key], [value, _px(ttl)])
+            return
+        with self.client.pipeline(transaction=False) as pipe:
+            self._queue_set(pipe, key, value, ttl)
+            pipe.execute()
+
+    @staticmethod
+    def _queue_set(pipe: Any, key: str, value: bytes, ttl: float | None) -> None:
+        if ttl and float(ttl).is_integer():
+            pipe.set(key, value, ex=int(ttl))
+        elif ttl:
+            pipe.set(key, value, px=_px(ttl))
+        else:
+            pipe.set(key, value)
+        pipe.publish(key, value)
+
+    def set_unless_prefix(self, key: str, value: bytes, ttl: float | None,
+                          prefix: bytes) -> bool:
+        _check_size(key, value)
+        return bool(GUARDED_SET(self.client, [key], [value, _px(ttl), prefix]))
+
+    def set_many(self, items: Mapping[str, bytes], ttl: float | None) -> None:
+        for key, value in items.items():
+            _check_size(key, value)
+        if not items:
+            return
+        if self.cluster:
+            for key, value in items.items():
+                STORE(self.client, [key], [value, _px(ttl)])
+            return
+        with self.client.pipeline(transaction=False) as pipe:
+            for key, value in items.items():
+                self._queue_set(pipe, key, value, ttl)
+            pipe.execute()
+
+    def delete(self, key: str) -> None:
+        self.client.delete(key)
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        if keys:
+            self.client.delete(*keys)
+
+    def incr(self, key: str, ttl: float | None) -> int:
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.incr(key)
+            if ttl:
+                pipe.expire(key, _ex(ttl))
+            return int(pipe.execute()[0])
+
+    def scan(self, prefix: str) -> Iterator[str]:
+        for key in self.client.scan_iter(match=_glob_escape(prefix) + "*", count=1000):
+            yield key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+
+    # -- chords (Celery 5.7 protocol) ----------------------------------------------------
+    def _chord_keys(self, group_key: str) -> _ChordKeys:
+        base = f"{{{group_key}}}" if self.hash_tags else group_key
+        return _ChordKeys(j=base + ".j", t=base + ".t", s=base + ".s", d=base + ".d", g=base,
+                          c=base + ".c")
+
+    def chord_set_size(self, group_key: str, size: int, ttl: float | None) -> None:
+        keys = self._chord_keys(group_key)
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.delete(keys.c)
+            pipe.set(keys.s, int(size), ex=_ex(ttl) or None)
+            pipe.execute()
+
+    def chord_add(self, group_key: str, member: str, index: int | None, value: bytes,
+                  ttl: float | None) -> ChordProgress:
+        keys = self._chord_keys(group_key)
+        # A fresh claim token per call (as Celery), except that a retry of a call that
+        # failed (lost reply) or whose parts were not read yet reuses its token: the
+        # script then reports the claim it already holds instead of losing the chord.
+        retry_key = f"{threading.get_ident()}\0{group_key}\0{member}"
+        with self._lock:
+            token = self._retry_tokens.pop(retry_key, None) or uuid.uuid4().hex
+        chord_expires = _ex(ttl)
+        group_expires = 0
+        if chord_expires and self.expires and not self.hash_tags:
+            group_expires = max(chord_expires, _ex(self.expires))
+        try:
+            reply = CHORD_PART_RETURN(
+                self.client, [keys.j, keys.t, keys.s, keys.d, keys.g, keys.c],
+                [member, value, "1" if self.options.chord_ordered else "0",
+                 "+inf" if index is None else int(index), chord_expires, group_expires,
+                 self.claim_expires, token])
+        except BaseException:
+            with self._lock:
+                self._retry_tokens.remember(retry_key, token)
+            raise
+        readycount, diff, size, claimed = reply[:4]
+        if int(readycount) == -1:  # the chord was already dispatched: a late duplicate
+            return ChordProgress(0, None, False)
+        total = None if size is None else int(size) + int(diff or 0)
+        complete = bool(int(claimed))
+        if complete:
+            with self._lock:
+                self._retry_tokens.remember(retry_key, token)
+                self._claims.remember(group_key, (token, retry_key))
+                self._claimed_parts.remember(group_key, list(reply[4]))
+        return ChordProgress(int(readycount), total, complete)
+
+    def chord_grow(self, group_key: str, by: int, ttl: float | None) -> None:
+        keys = self._chord_keys(group_key)
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.incrby(keys.t, int(by))
+            if ttl:
+                pipe.expire(keys.t, _ex(ttl))
+            pipe.execute()
+
+    def chord_parts(self, group_key: str) -> list[bytes]:
+        """The parts in order; extends this store's claim to cover dispatching the body."""
+        keys = self._chord_keys(group_key)
+        with self._lock:
+            parts = self._claimed_parts.pop(group_key, None)
+            token, retry_key = self._claims.get(group_key, (None, None))
+        if parts is None:
+            if self.options.chord_ordered:
+                parts = self.client.zrange(keys.j, 0, -1)
+            else:
+                parts = self.client.lrange(keys.j, 0, -1)
+        if token is not None:
+            extended = CHORD_CLAIM_EXTEND(self.client, [keys.c, keys.s],
+                                          [token, self.publish_claim_expires])
+            if not int(extended):
+                with self._lock:
+                    self._claims.pop(group_key, None)
+                raise ChordClaimLost(
+                    f"Chord {group_key}: the dispatch claim expired and is owned elsewhere; "
+                    f"its body is not dispatched by this worker.")
+        with self._lock:  # the claiming call is complete: a later duplicate is not a retry
+            self._retry_tokens.pop(retry_key, None)
+        return list(parts)
+
+    def chord_clear(self, group_key: str) -> None:
+        """Drop the chord data and mark it done (late duplicates are then ignored)."""
+        keys = self._chord_keys(group_key)
+        with self._lock:
+            token, retry_key = self._claims.pop(group_key, (None, None))
+            self._claimed_parts.pop(group_key, None)
+            self._retry_tokens.pop(retry_key, None)
+        targets = [keys.c, keys.j, keys.t, keys.s, keys.d]
+        if token is None:
+            CHORD_FORCE_CLEANUP(self.client, targets, [self.done_expires])
+        elif not int(CHORD_CLEANUP(self.client, targets, [token, self.done_expires])):
+            log.warning("Chord %s: dispatch claim was lost before cleanup; chord data was "
+                        "left for expiry", group_key)
+
+    # -- push, asyncio, errors ----------------------------------------------------------
+    def _pubsub_connection(self) -> Any:
+        if self.cluster:
+            node = self.client.get_random_node()
+            pool = node.redis_connection.connection_pool
+        else:
+            pool = self.client.connection_pool
+        kwargs = dict(pool.connection_kwargs)
+        kwargs["protocol"] = 2
+        kwargs.pop("health_check_interval", None)
+        return pool.connection_class(**kwargs)
+
+    def subscriber(self, on_message: MessageHandler,
+                   on_reconnect: Callable[[], None]) -> RedisSubscriber:
+        """One pub/sub connection and reader thread shared by all waiters it serves."""
+        idle = float(self.options.params.get("health_check_interval") or 30)
+        subscriber = RedisSubscriber(self._pubsub_connection, on_message, on_reconnect,
+                                     idle_ping=idle)
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def aio(self) -> AsyncKeyValueStore:
+        from .aio import AsyncRedisStore
+
+        return AsyncRedisStore(self)
+
+    def exception_safe_to_retry(self, exc: BaseException) -> bool:
+        """Connection and timeout errors (and ``additional_connection_errors``) are transient."""
+        if isinstance(exc, _NEVER_TRANSIENT):
+            return False
+        return isinstance(exc, self._transient)
+
+    def as_uri(self, include_password: bool = False) -> str:
+        """The URL, password masked as ``**`` unless ``include_password``."""
+        options = self.options
+        url = options.url if include_password else options.masked_url
+        if "://" in url and url.split("://", 1)[1].strip("/"):
+            return url
+        params = options.params  # bare "redis://": show what the settings chose
+        auth = ""
+        if params.get("password"):
+            secret = params["password"] if include_password else "**"
+            auth = f"{params.get('username') or ''}:{secret}@"
+        scheme = url.split("://", 1)[0] if "://" in url else "redis"
+        host = params.get("host", "localhost")
+        return f"{scheme}://{auth}{host}:{params.get('port', 6379)}/{params.get('db', 0)}"
+
+    def close(self) -> None:
+        for subscriber in list(self._subscribers):
+            subscriber.close()
+        if self.cluster:
+            self.client.close()
+        else:
+            self.client.connection_pool.disconnect()
+            manager = getattr(self.client.connection_pool, "sentinel_manager", None)
+            for sentinel in getattr(manager, "sentinels", ()):
+                sentinel.close()
+
+
+def _publish_claim_expires(claim_expires: int, settings: Mapping[str, Any]) -> int:
+    """Lease for dispatching a chord body, as Celery's ``_chord_publish_claim_expires``."""
+    timeout = settings.get("broker_connection_timeout")
+    if timeout is None:
+        return claim_expires * 2
+    policy = dict(settings.get("task_publish_retry_policy") or {})
+    retry = settings.get("task_publish_retry", True)
+    retries = max(0, int(policy.get("max_retries", 3) or 0)) if retry else 0
+    timeout = max(0.0, float(timeout))
+    start = float(policy.get("interval_start", 0))
+    step = float(policy.get("interval_step", 0.2))
+    maximum = float(policy.get("interval_max", 1))
+    waits = sum(min(start + step * n, maximum) for n in range(retries))
+    return max(claim_expires, math.ceil((retries + 1) * timeout + waits + max(timeout, 1)))

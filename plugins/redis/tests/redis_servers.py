@@ -1,0 +1,60 @@
+"""Helpers to start real Redis servers for the plugin's tests (used by conftest.py).
+
+Every server binds 127.0.0.1 on a free port, keeps its files in a pytest tmp
+dir and is stopped at the end of the session (``ServerProcess``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+
+import resultstore
+from resultstore.testing.servers import ServerProcess, free_port
+
+REDIS = ["redis-server", "--port", "{port}", "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", "{workdir}"]
+
+
+def ping_ready(port: int, **kwargs: Any) -> Callable[[ServerProcess], bool]:
+    def ready(_: ServerProcess) -> bool:
+        try:
+            return bool(redis.Redis(port=port, socket_timeout=1, **kwargs).ping())
+        except redis.RedisError:
+            return False
+    return ready
+
+
+@dataclass
+class Deployment:
+    """A running deployment and the URL/settings that reach it."""
+
+    url: str
+    settings: dict[str, Any]
+    servers: list[ServerProcess]
+
+    def connect(self, **settings: Any) -> resultstore.ResultBackend:
+        return resultstore.connect(self.url, **{**self.settings, **settings})
+
+
+def start_redis(workdir: Path, *extra: str) -> ServerProcess:
+    port = free_port()
+    return ServerProcess([*REDIS, *extra], workdir, port=port, ready=ping_ready(port)).start()
+
+
+def opened(deployment: Deployment) -> Iterator[Callable[..., resultstore.ResultBackend]]:
+    """A ``make_backend`` factory that closes what it opened."""
+    backends: list[resultstore.ResultBackend] = []
+
+    def make(**settings: Any) -> resultstore.ResultBackend:
+        backend = deployment.connect(**settings)
+        backends.append(backend)
+        return backend
+
+    yield make
+    for backend in backends:
+        backend.close()
