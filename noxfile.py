@@ -22,7 +22,8 @@ DEV = ["pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout", "celery[redis]==5.
        "python-dateutil"]
 #: Debian packages providing each plugin's real server (binary checked, package installed).
 SERVERS = {
-    "redis": {"redis-server": "redis-server", "redis-sentinel": "redis-sentinel"},
+    "redis": {"redis-server": "redis-server", "redis-sentinel": "redis-sentinel",
+              "redis-cli": "redis-tools", "openssl": "openssl"},
     "cache": {"memcached": "memcached"},
     "rpc": {"rabbitmq-server": "rabbitmq-server"},
 }
