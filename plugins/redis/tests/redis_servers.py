@@ -41,9 +41,11 @@ class Deployment:
         return resultstore.connect(self.url, **{**self.settings, **settings})
 
 
-def start_redis(workdir: Path, *extra: str) -> ServerProcess:
+def start_redis(workdir: Path, *extra: str, password: str | None = None) -> ServerProcess:
+    """A redis-server with ``extra`` arguments, ready when it answers PING."""
     port = free_port()
-    return ServerProcess([*REDIS, *extra], workdir, port=port, ready=ping_ready(port)).start()
+    return ServerProcess([*REDIS, *extra], workdir, port=port,
+                         ready=ping_ready(port, password=password)).start()
 
 
 def opened(deployment: Deployment) -> Iterator[Callable[..., resultstore.ResultBackend]]:

@@ -30,7 +30,6 @@ from resultstore import states
 from resultstore.chords import values_or_raise
 from resultstore.errors import ChordError
 
-
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Call to deprecated setex:DeprecationWarning"),
 ]

@@ -1,0 +1,112 @@
+"""Hot paths in network round trips (counted on the client socket) and server commands."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import redis
+import redis.connection
+from redis_servers import Deployment
+
+import resultstore
+from resultstore import states
+
+
+class RoundTrips:
+    """Counts ``send_packed_command`` (one per command or pipeline) made by this thread."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+@contextmanager
+def round_trips() -> Iterator[RoundTrips]:
+    counter = RoundTrips()
+    original = redis.connection.AbstractConnection.send_packed_command
+    me = threading.get_ident()
+
+    def counted(self: Any, command: Any, check_health: bool = True) -> Any:
+        if threading.get_ident() == me:
+            counter.count += 1
+        return original(self, command, check_health)
+
+    redis.connection.AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
+    try:
+        yield counter
+    finally:
+        redis.connection.AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
+
+
+def _calls(raw: redis.Redis, command: str) -> int:
+    stats = raw.info("commandstats").get(f"cmdstat_{command}", {})
+    return int(stats.get("calls", 0))
+
+
+@pytest.fixture
+def backend(redis_plain: Deployment) -> Iterator[resultstore.ResultBackend]:
+    backend = redis_plain.connect()
+    backend.mark_as_done("warm-up", 0)  # loads the scripts, opens the pooled connection
+    backend.set_chord_size("warm-up", 1)
+    backend.chord_part_return("warm-up", "w", 0, states.SUCCESS, 0)
+    backend.chord_done("warm-up")
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def raw(redis_plain: Deployment) -> Iterator[redis.Redis]:
+    client = redis.Redis(port=redis_plain.servers[0].port)
+    yield client
+    client.close()
+
+
+def test_store_result_is_one_round_trip(backend: resultstore.ResultBackend, raw: redis.Redis) -> None:
+    before = _calls(raw, "evalsha"), _calls(raw, "publish"), _calls(raw, "get")
+    with round_trips() as trips:
+        backend.mark_as_done(f"rt-{uuid.uuid4()}", {"x": 1})
+    assert trips.count == 1
+    # the one EVALSHA did the guard (GETRANGE), SET PX and PUBLISH server-side
+    after = _calls(raw, "evalsha"), _calls(raw, "publish"), _calls(raw, "get")
+    assert (after[0] - before[0], after[1] - before[1], after[2] - before[2]) == (1, 1, 0)
+
+
+def test_reads_are_one_round_trip(backend: resultstore.ResultBackend, raw: redis.Redis) -> None:
+    ids = [f"rt-{uuid.uuid4()}" for _ in range(1000)]
+    backend.store.set_many({backend.keys.task(t): backend.encode(
+        {"status": "SUCCESS", "result": 1, "task_id": t}) for t in ids}, 60)
+    with round_trips() as trips:
+        backend.get_task_meta(ids[0])
+    assert trips.count == 1
+    mget_before = _calls(raw, "mget")
+    with round_trips() as trips:
+        metas = backend.get_many(ids)
+    assert trips.count == 1 and _calls(raw, "mget") - mget_before == 1
+    assert all(m["status"] == states.SUCCESS for m in metas.values())
+
+
+def test_group_save_is_one_round_trip(backend: resultstore.ResultBackend) -> None:
+    gid = f"g-{uuid.uuid4()}"
+    with round_trips() as trips:
+        backend.save_group(gid, [[gid, None], [[["a", None], None]]])
+    assert trips.count == 1
+
+
+def test_chord_round_trips(backend: resultstore.ResultBackend) -> None:
+    gid = f"g-{uuid.uuid4()}"
+    with round_trips() as trips:
+        backend.set_chord_size(gid, 2)
+    assert trips.count == 1
+    with round_trips() as trips:
+        assert backend.chord_part_return(gid, "a", 0, states.SUCCESS, 1) is None
+    assert trips.count == 1
+    with round_trips() as trips:  # the claiming call also gets the parts; + claim extension
+        parts = backend.chord_part_return(gid, "b", 1, states.SUCCESS, 2)
+    assert parts is not None and trips.count == 2
+    with round_trips() as trips:
+        backend.chord_done(gid)
+    assert trips.count == 1
