@@ -298,6 +298,19 @@ def test_scan_skips_hidden_and_foreign_files(make_file_backend: MakeBackend,
     assert set(backend.task_ids()) == ids
 
 
+def test_side_channel_removed_while_running_is_recreated(make_file_backend: MakeBackend,
+                                                          result_dir: Path) -> None:
+    import shutil
+
+    backend = make_file_backend()
+    backend.mark_as_done("before", 1)
+    shutil.rmtree(result_dir / ".resultstore")
+    backend.mark_as_done("after", 2)
+    backend.forget("before")
+    assert backend.get_task_meta("after")["result"] == 2
+    assert backend.get_task_meta("before")["status"] == states.PENDING
+
+
 def test_repr_and_uri(result_dir: Path) -> None:
     backend = resultstore.connect(f"file://{result_dir}?fsync=0")
     assert backend.as_uri() == f"file://{result_dir}"

@@ -181,7 +181,12 @@ class Layout:
         """
         self.ensure()
         stripe = os.path.join(self.locks, b"%02x" % (zlib.crc32(name) % LOCK_STRIPES))
-        fd = os.open(stripe, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(stripe, flags, 0o666)
+        except FileNotFoundError:  # side-channel removed under us: recreate once
+            self.ensure(again=True)
+            fd = os.open(stripe, flags, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
