@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.spinner import Spinner
@@ -171,7 +171,7 @@ def ls(out: Output, backend: ResultBackend, limit: int | None, batch: int = 500)
     table.add_column("done at", no_wrap=True)
     table.add_column("result", overflow="fold")
     for tid, meta in rows:
-        cells = [tid, *([str(meta.get("name") or "-")] if named else []),
+        cells: list[RenderableType] = [tid, *([str(meta.get("name") or "-")] if named else []),
                  out.state(str(meta.get("status"))), _when(meta.get("date_done")),
                  short(meta.get("result"), 50)]
         table.add_row(*cells)
