@@ -60,7 +60,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def types(session: nox.Session) -> None:
-    session.install("mypy>=1.10", "pytest>=8", "-e", "core")
+    session.install("mypy>=1.10", "pytest>=8", "types-python-dateutil", "-e", "core")
     session.run("mypy")
 
 
