@@ -29,11 +29,13 @@ them) expire ``result_expires`` after their last modification.
 **Chords** need conditional writes (create-if-absent, replace-if-version).  Each
 header part is its own object ``<G>.p.<index>.<task_id>``, created if absent (a
 redelivered part is not counted twice).  After writing its part a worker lists
-``<G>.`` and, when it sees as many parts as the chord size ``<G>.s`` (plus
+``<G>.`` and, when it sees as many parts as the chord size ``<G>.s.<size>`` (plus
 ``add_to_chord`` growth ``<G>.t``), creates the completion marker ``<G>.c`` if
 absent: exactly one worker succeeds, so the body runs exactly once.  The writer of
 the last part always sees every part (each listing starts after its own write), and
-a worker that died between its write and the marker is covered by redelivery.
+a worker that died between its write and the marker is covered by redelivery.  The
+size is in the name of ``<G>.s.<size>``, so a part costs two round trips (write,
+list) and the completing one a third (the marker).
 Storage that does not honour the conditions (some emulators) is detected at
 start by a probe; the store then declares no chord capability and hosts poll.
 """
@@ -322,7 +324,8 @@ class BlobStore(KeyValueStore):
         return self._live(self.read_blob(self.name(key)))
 
     def mget(self, keys: Sequence[str]) -> list[bytes | None]:
-        return list(self._map(self.get, list(keys)))
+        names = [self.name(key) for key in keys]
+        return [self._live(blob) for blob in self._map(self.read_blob, names)]
 
     def set(self, key: str, value: bytes, ttl: float | None) -> None:
         self.write_blob(self.name(key), bytes(value), expires=self._deadline(ttl))
@@ -397,8 +400,9 @@ class BlobStore(KeyValueStore):
     # -- chords ----------------------------------------------------------------------
     def chord_set_size(self, group_key: str, size: int, ttl: float | None) -> None:
         base = self.name(group_key)
-        self.delete_blob(base + ".c")
-        self.write_blob(base + ".s", str(int(size)).encode(), expires=self._deadline(ttl))
+        stale = [info.name for info in self.list_blobs(base + ".s.")]
+        self.delete_blobs([*stale, base + ".c"])
+        self.write_blob(f"{base}.s.{int(size)}", b"", expires=self._deadline(ttl))
 
     def chord_add(self, group_key: str, member: str, index: int | None, value: bytes,
                   ttl: float | None) -> ChordProgress:
@@ -409,14 +413,19 @@ class BlobStore(KeyValueStore):
             self.write_blob(part, bytes(value), expires=expires, if_absent=True)
         except PreconditionFailed:
             pass  # a redelivered part: counted once, and it may still complete the chord
-        names = {info.name for info in self.list_blobs(base + ".")}
+        names = [info.name for info in self.list_blobs(base + ".")]
         count = sum(name.startswith(base + ".p.") for name in names)
         if base + ".c" in names:
             return ChordProgress(count, None, False)  # late duplicate of a completed chord
-        if base + ".s" not in names:
+        sizes = [int(name[len(base) + 3:]) for name in names
+                 if name.startswith(base + ".s.") and name[len(base) + 3:].isdigit()]
+        if not sizes:
             return ChordProgress(count, None, False)  # the size is recorded before the last part
-        size = self._chord_size(base, grown=base + ".t" in names)
-        if size is None or count != size:
+        size = max(sizes)
+        if base + ".t" in names:
+            grown = self.read_blob(base + ".t")
+            size += 0 if grown is None else int(json.loads(grown.data)["n"])
+        if count != size:
             return ChordProgress(count, size, False)
         token = uuid.uuid4().hex.encode()
         try:
@@ -425,16 +434,6 @@ class BlobStore(KeyValueStore):
         except PreconditionFailed:
             marker = self.read_blob(base + ".c")  # our own write, retried after a lost response?
             return ChordProgress(count, size, marker is not None and marker.data == token)
-
-    def _chord_size(self, base: str, grown: bool) -> int | None:
-        names = [base + ".s", base + ".t"] if grown else [base + ".s"]
-        blobs = list(self._map(self.read_blob, names))
-        if blobs[0] is None:
-            return None
-        size = int(blobs[0].data)
-        if grown and blobs[1] is not None:
-            size += int(json.loads(blobs[1].data)["n"])
-        return size
 
     def chord_grow(self, group_key: str, by: int, ttl: float | None) -> None:
         name = self.name(group_key) + ".t"
