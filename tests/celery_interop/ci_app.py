@@ -12,6 +12,7 @@ import os
 import time
 from typing import Any
 
+import ci_fs_transport  # noqa: F401 - registers the cifs:// broker alias
 import redis
 from celery import Celery
 

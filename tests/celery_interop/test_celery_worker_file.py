@@ -1,4 +1,8 @@
-"""A solo worker on ``file://`` results with kombu's filesystem broker: no network at all."""
+"""A solo worker on ``file://`` results with kombu's filesystem broker: no network at all.
+
+The broker is ``cifs://`` (``ci_fs_transport``): kombu's filesystem transport
+with one fix, atomic publishes, without which a busy worker loses messages.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ def config(redis_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
     for folder in (queue, processed, results):
         folder.mkdir()
     conf = base_config(redis_server, db=7, queue="ci-file")
-    conf["broker_url"] = "filesystem://"
+    conf["broker_url"] = "cifs://"  # kombu filesystem, atomic publishes
     conf["broker_transport_options"] = {
         "data_folder_in": str(queue), "data_folder_out": str(queue),
         "processed_folder": str(processed), "control_folder": str(root / "control"),
