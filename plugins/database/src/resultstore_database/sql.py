@@ -8,6 +8,7 @@ transaction (a concurrent insert of the same key is resolved by retrying as an u
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,21 @@ __all__ = ["insert_ignore", "upsert", "ON_CONFLICT_DIALECTS"]
 #: Dialects with ``INSERT ... ON CONFLICT`` in SQLAlchemy.
 ON_CONFLICT_DIALECTS: dict[str, Callable[[sa.Table], Any]] = {
     "postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+@functools.lru_cache(maxsize=64)
+def _on_conflict_update(dialect: str, returning: bool, table: sa.Table, columns: tuple[str, ...],
+                        keys: tuple[str, ...], update: tuple[str, ...],
+                        unless: tuple[str, Any] | None) -> Any:
+    """Built once per shape (SQLAlchemy statement construction costs more than the query)."""
+    stmt = ON_CONFLICT_DIALECTS[dialect](table).values({c: sa.bindparam(c) for c in columns})
+    where = None
+    if unless is not None:
+        column = table.c[unless[0]]
+        where = sa.or_(column.is_(None), column != unless[1])
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}, where=where)
+    return stmt.returning(table.c[keys[0]]) if returning else stmt
 
 
 def _wrote(conn: Connection, stmt: Any, table: sa.Table, keys: Sequence[str]) -> bool:
@@ -65,14 +81,11 @@ def upsert(conn: Connection, table: sa.Table, values: Mapping[str, Any], keys: S
     dialect = conn.dialect.name
     key_filter = sa.and_(*(table.c[k] == values[k] for k in keys))
     if native and dialect in ON_CONFLICT_DIALECTS:
-        stmt = ON_CONFLICT_DIALECTS[dialect](table).values(**values)
-        where = None
-        if unless is not None:
-            column = table.c[unless[0]]
-            where = sa.or_(column.is_(None), column != unless[1])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}, where=where)
-        return _wrote(conn, stmt, table, keys)
+        returning = bool(conn.dialect.insert_returning)
+        stmt = _on_conflict_update(dialect, returning, table, tuple(values), tuple(keys),
+                                   tuple(update), unless)
+        result = conn.execute(stmt, dict(values))
+        return result.first() is not None if returning else bool(result.rowcount == 1)
     for _ in range(2):
         columns = [table.c[k] for k in keys] + ([table.c[unless[0]]] if unless else [])
         current = conn.execute(sa.select(*columns).where(key_filter).with_for_update()).first()

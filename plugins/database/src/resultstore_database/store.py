@@ -44,7 +44,7 @@ from resultstore.spec import Capability, ChordProgress, MetaStore
 from . import chords
 from .config import DatabaseConfig
 from .rows import decode_column, meta_to_row, row_to_meta
-from .sql import upsert
+from .sql import ON_CONFLICT_DIALECTS, upsert
 from .tables import ID_LENGTH, Tables, build_tables
 
 __all__ = ["DatabaseStore"]
@@ -117,12 +117,14 @@ class DatabaseStore(MetaStore):
         self.config = config
         self.tables: Tables = build_tables(config.table_names, config.table_schemas)
         self.engine = create_engine(config)
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         #: Use ``INSERT ... ON CONFLICT`` where the dialect has it (tests turn it off to
         #: exercise the portable path).
         self.native = True
         self._prepared = False
         self._lock = threading.Lock()
         self._task_columns: tuple[str, ...] = tuple(c.name for c in self.tables.task.columns)
+        self._select_one: sa.Select[Any] | None = None
         if config.create_tables_at_setup:
             try:
                 self.prepare()
@@ -176,10 +178,22 @@ class DatabaseStore(MetaStore):
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
+        """A transaction, for operations of several statements."""
         if not self._prepared:
             self.prepare()
         with self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def _single(self) -> Iterator[Connection]:
+        """An autocommit connection, for one atomic statement (no BEGIN/COMMIT round trips)."""
+        if not self._prepared:
+            self.prepare()
+        with self._autocommit.connect() as conn:
+            yield conn
+
+    def _one_statement_upsert(self) -> bool:
+        return self.native and self.engine.dialect.name in ON_CONFLICT_DIALECTS
 
     def _decode(self, payload: bytes | None) -> Any:
         accept = self.codec.accept if self.codec is not None else ()
@@ -189,7 +203,7 @@ class DatabaseStore(MetaStore):
     def _write(self, task_id: str, meta: Mapping[str, Any], guarded: bool) -> bool:
         row = meta_to_row(meta, self.encode_value, self._task_columns)
         values = {"task_id": _check_id(str(task_id)), **row}
-        with self._begin() as conn:
+        with self._single() if self._one_statement_upsert() else self._begin() as conn:
             return upsert(conn, self.tables.task, values, ["task_id"], list(row),
                           unless=("status", states.SUCCESS) if guarded else None,
                           native=self.native)
@@ -205,16 +219,19 @@ class DatabaseStore(MetaStore):
         return sa.select(*(task.c[name] for name in self._task_columns))
 
     def get_meta(self, task_id: str) -> dict[str, Any] | None:
-        with self._begin() as conn:
-            row = conn.execute(self._select_tasks().where(
-                self.tables.task.c.task_id == str(task_id))).mappings().first()
+        if self._select_one is None or not self._prepared:
+            self.prepare()
+            self._select_one = self._select_tasks().where(
+                self.tables.task.c.task_id == sa.bindparam("task_id"))
+        with self._single() as conn:
+            row = conn.execute(self._select_one, {"task_id": str(task_id)}).mappings().first()
         return None if row is None else row_to_meta(row, self._decode, self.config.extended)
 
     def get_many_meta(self, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         ids = list(dict.fromkeys(str(t) for t in task_ids))
         found: dict[str, dict[str, Any]] = {}
         column = self.tables.task.c.task_id
-        with self._begin() as conn:
+        with self._single() as conn:
             for start in range(0, len(ids), BATCH_SIZE):
                 chunk = ids[start:start + BATCH_SIZE]
                 for row in conn.execute(self._select_tasks().where(column.in_(chunk))).mappings():
@@ -223,13 +240,13 @@ class DatabaseStore(MetaStore):
 
     def delete_meta(self, task_id: str) -> None:
         task = self.tables.task
-        with self._begin() as conn:
+        with self._single() as conn:
             conn.execute(sa.delete(task).where(task.c.task_id == str(task_id)))
 
     # -- groups -----------------------------------------------------------------
     def get_group(self, group_id: str) -> dict[str, Any] | None:
         group = self.tables.group
-        with self._begin() as conn:
+        with self._single() as conn:
             row = conn.execute(sa.select(group.c.result).where(
                 group.c.taskset_id == str(group_id))).first()
         return None if row is None else {"result": self._decode(row.result)}
@@ -237,13 +254,13 @@ class DatabaseStore(MetaStore):
     def set_group(self, group_id: str, meta: Mapping[str, Any]) -> None:
         values = {"taskset_id": _check_id(str(group_id), "group"),
                   "result": self.encode_value(meta.get("result")), "date_done": utcnow()}
-        with self._begin() as conn:
+        with self._single() if self._one_statement_upsert() else self._begin() as conn:
             upsert(conn, self.tables.group, values, ["taskset_id"], ["result", "date_done"],
                    native=self.native)
 
     def delete_group(self, group_id: str) -> None:
         group = self.tables.group
-        with self._begin() as conn:
+        with self._single() as conn:
             conn.execute(sa.delete(group).where(group.c.taskset_id == str(group_id)))
 
     # -- chords -------------------------------------------------------------------
@@ -262,7 +279,7 @@ class DatabaseStore(MetaStore):
             chords.grow(conn, self.tables, group_key, by, utcnow(), native=self.native)
 
     def chord_parts(self, group_key: str) -> list[bytes]:
-        with self._begin() as conn:
+        with self._single() as conn:
             return chords.parts(conn, self.tables, group_key)
 
     def chord_clear(self, group_key: str) -> None:
