@@ -11,7 +11,7 @@ from redis_servers import Deployment
 
 import resultstore
 from resultstore import Capability, states
-from resultstore_redis import RedisStore
+from resultstore_redis import UntaggedClusterStore
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_get_many_spans_every_node(redis_cluster: Deployment,
 
 
 def test_chords_without_hash_tags_count_with_incr(plain_cluster: resultstore.ResultBackend) -> None:
-    assert isinstance(plain_cluster.store, RedisStore)
+    assert type(plain_cluster.store) is UntaggedClusterStore
     assert Capability.CHORD not in plain_cluster.capabilities
     assert plain_cluster.supports_native_chords  # core's INCR accounting
     gid = f"g-{uuid.uuid4()}"

@@ -6,8 +6,8 @@
 """
 
 from .config import RedisOptions, parse_options
-from .store import MAX_VALUE_SIZE, ChordClaimLost, RedisStore
+from .store import MAX_VALUE_SIZE, ChordClaimLost, RedisStore, UntaggedClusterStore
 from .subscriber import RedisSubscriber
 
-__all__ = ["RedisStore", "RedisOptions", "RedisSubscriber", "ChordClaimLost", "parse_options",
-           "MAX_VALUE_SIZE"]
+__all__ = ["RedisStore", "UntaggedClusterStore", "RedisOptions", "RedisSubscriber", "ChordClaimLost",
+           "parse_options", "MAX_VALUE_SIZE"]

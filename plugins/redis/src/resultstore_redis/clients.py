@@ -6,7 +6,6 @@ hiredis is used by redis-py automatically when it is installed.
 from __future__ import annotations
 
 import inspect
-import socket
 from typing import Any
 
 import redis
@@ -68,9 +67,9 @@ def connection_kwargs(options: RedisOptions, *, asyncio: bool = False) -> dict[s
     (``result_backend_always_retry``).
     """
     kwargs = dict(options.params)
-    errors: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError,)
+    errors: tuple[type[redis.exceptions.RedisError], ...] = (redis.exceptions.ConnectionError,)
     if kwargs.pop("retry_on_timeout", False):
-        errors += (redis.exceptions.TimeoutError, socket.timeout)
+        errors += (redis.exceptions.TimeoutError,)
     retry_cls = redis.asyncio.retry.Retry if asyncio else redis.retry.Retry
     kwargs["retry"] = retry_cls(_backoff(options), options.retries, supported_errors=errors)
     info = driver_info()
@@ -100,15 +99,18 @@ def _pool_limits(options: RedisOptions) -> dict[str, Any]:
     return {"max_connections": options.max_connections} if options.max_connections else {}
 
 
-def sync_client(options: RedisOptions) -> redis.Redis | redis.cluster.RedisCluster:
+def sync_client(options: RedisOptions) -> Any:
     """A thread-safe sync client (pooled) for the deployment."""
     kwargs = connection_kwargs(options)
     if options.kind == "cluster":
-        nodes = [redis.cluster.ClusterNode(host, port) for host, port in options.hosts]
+        node: Any = redis.cluster.ClusterNode  # untyped in redis-py
+        nodes = [node(host, port) for host, port in options.hosts]
         return redis.cluster.RedisCluster(startup_nodes=nodes, ssl=options.ssl, **kwargs,
                                           **_pool_limits(options))
     if options.kind == "sentinel":
-        sentinel = redis.sentinel.Sentinel(
+        assert options.master_name is not None  # checked by parse_options
+        sentinel_cls: Any = redis.sentinel.Sentinel  # untyped in redis-py
+        sentinel = sentinel_cls(
             options.hosts, min_other_sentinels=options.min_other_sentinels,
             sentinel_kwargs=options.sentinel_kwargs or None, **kwargs, **_pool_limits(options))
         return sentinel.master_for(options.master_name, redis_class=redis.Redis,
@@ -128,7 +130,8 @@ def async_client(options: RedisOptions) -> Any:
         return redis.asyncio.cluster.RedisCluster(startup_nodes=nodes, ssl=options.ssl, **kwargs,
                                                   **_pool_limits(options))
     if options.kind == "sentinel":
-        sentinel = redis.asyncio.sentinel.Sentinel(
+        async_sentinel_cls: Any = redis.asyncio.sentinel.Sentinel  # untyped in redis-py
+        sentinel = async_sentinel_cls(
             options.hosts, min_other_sentinels=options.min_other_sentinels,
             sentinel_kwargs=options.sentinel_kwargs or None, **kwargs, **_pool_limits(options))
         return sentinel.master_for(options.master_name, redis_class=redis.asyncio.Redis,

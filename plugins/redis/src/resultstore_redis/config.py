@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import inspect
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import redis
@@ -240,7 +240,8 @@ def _parse_one(url: str, defaults: dict[str, Any]) -> tuple[str, dict[str, Any],
     if provider := query.pop("credential_provider", None):
         _use_credential_provider(params, provider)
     for key, value in query.items():
-        parser = redis.connection.URL_QUERY_ARGUMENT_PARSERS.get(key)
+        parser = cast("Callable[[str], Any] | None",
+                      redis.connection.URL_QUERY_ARGUMENT_PARSERS.get(key))
         try:
             params[key] = parser(value) if parser else value
         except (TypeError, ValueError):

@@ -25,7 +25,7 @@ import redis.cluster
 import redis.exceptions
 
 from resultstore.config import Settings
-from resultstore.errors import BackendStoreError, ResultStoreError
+from resultstore.errors import BackendStoreError, ImproperlyConfigured, ResultStoreError
 from resultstore.spec import (
     AsyncKeyValueStore,
     Capability,
@@ -46,7 +46,7 @@ from .scripts import (
 )
 from .subscriber import RedisSubscriber
 
-__all__ = ["RedisStore", "ChordClaimLost", "MAX_VALUE_SIZE"]
+__all__ = ["RedisStore", "UntaggedClusterStore", "ChordClaimLost", "MAX_VALUE_SIZE"]
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +130,11 @@ class RedisStore(KeyValueStore):
         self.client: Any = sync_client(options)
         self.cluster = options.kind == "cluster"
         self.hash_tags = self.cluster and options.cluster_hash_tags
-        if self.cluster and not self.hash_tags:
-            # Celery's chord keys live in different slots: count with INCR instead.
-            self.capabilities = type(self).capabilities - {Capability.CHORD}
+        if self.cluster and not self.hash_tags and Capability.CHORD in self.capabilities:
+            raise ImproperlyConfigured(
+                "Celery's chord keys of one chord live in different cluster slots: use "
+                "RedisStore.from_url (it counts chord parts with INCR there) or the transport "
+                "option cluster_hash_tags=True.")
         self.expires = expires
         self.claim_expires = int(claim_expires)
         self.publish_claim_expires = max(int(publish_claim_expires), self.claim_expires)
@@ -151,7 +153,11 @@ class RedisStore(KeyValueStore):
         settings = settings if settings is not None else Settings()
         join_timeout = float(settings.get("result_chord_join_timeout") or 5.0)
         claim_expires = max(5, int(join_timeout * 2))
-        return cls(parse_options(url, settings), expires=settings.expires,
+        options = parse_options(url, settings)
+        store_cls = cls
+        if options.kind == "cluster" and not options.cluster_hash_tags:
+            store_cls = UntaggedClusterStore
+        return store_cls(options, expires=settings.expires,
                    claim_expires=claim_expires,
                    publish_claim_expires=_publish_claim_expires(claim_expires, settings))
 
@@ -380,6 +386,14 @@ class RedisStore(KeyValueStore):
             manager = getattr(self.client.connection_pool, "sentinel_manager", None)
             for sentinel in getattr(manager, "sentinels", ()):
                 sentinel.close()
+
+
+class UntaggedClusterStore(RedisStore):
+    """Redis Cluster with Celery's key names: one chord's keys hash to different slots,
+    so chord parts are counted with core's INCR accounting instead of the Lua protocol
+    (set the transport option ``cluster_hash_tags`` for native chords)."""
+
+    capabilities = RedisStore.capabilities - {Capability.CHORD}
 
 
 def _publish_claim_expires(claim_expires: int, settings: Mapping[str, Any]) -> int:
