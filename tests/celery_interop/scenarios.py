@@ -225,6 +225,7 @@ class CanvasScenarios:
         with pytest.raises(ChordError, match=r"InteropError\('header', 5\)"):
             result.get(follow_parents=False, **FAST)
         assert result.state == "FAILURE"
+        assert result.children == []  # the running task's children, as Celery records them
         recorded = wait_list(rdb, f"ci-errback-{result.id}")
         assert recorded[0].startswith(b"ChordError:") and b"InteropError" in recorded[0]
 

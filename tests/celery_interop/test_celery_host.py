@@ -202,6 +202,12 @@ def test_meta_cache_and_reload() -> None:
     assert backend.get_state("c1") == "PENDING"
 
 
+def test_children_without_request_are_null_outside_a_task() -> None:
+    backend = MemoryBackend(app=_app(), url="memory://children")
+    backend.store_result("no-request", 1, "SUCCESS")
+    assert backend.get_task_meta("no-request")["children"] is None
+
+
 def test_current_task_children_of_a_request() -> None:
     backend = MemoryBackend(app=_app())
     app = backend.app

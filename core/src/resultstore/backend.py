@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone, tzinfo
+from types import EllipsisType
 from typing import Any
 
 from . import states
@@ -121,10 +122,14 @@ class ResultBackend:
 
     # -- writing ----------------------------------------------------------
     def store_result(self, task_id: str, result: Any, state: str, traceback: str | None = None,
-                     request: Any = None) -> Any:
-        """Encode and write the meta of ``task_id``; a stored SUCCESS is never overwritten."""
+                     request: Any = None, *, children: list[Any] | EllipsisType | None = ...
+                     ) -> Any:
+        """Encode and write the meta of ``task_id``; a stored SUCCESS is never overwritten.
+
+        ``children`` (child result tuples) overrides those of ``request``.
+        """
         meta = build_meta(str(task_id), self.codec.encode_result(result, state), state, traceback,
-                          request, extended=self.extended, now=self.now)
+                          request, extended=self.extended, now=self.now, children=children)
         nbytes = self._write("store_result", self.records.put, str(task_id), meta,
                              self.expires_for(state), task_id=str(task_id), state=state)
         if self._emit_stored and nbytes:

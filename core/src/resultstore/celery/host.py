@@ -147,8 +147,15 @@ class CeleryBackend(ChordMixin, FailureMixin):
     # -- writing (worker side) ---------------------------------------------------
     def store_result(self, task_id: str, result: Any, state: str, traceback: str | None = None,
                      request: Any = None, **kwargs: Any) -> Any:
-        """Encode and store the meta; a stored SUCCESS is never overwritten."""
-        self.backend.store_result(task_id, result, state, traceback, request)
+        """Encode and store the meta; a stored SUCCESS is never overwritten.
+
+        Without a request, ``children`` are those of the task running now (as Celery).
+        """
+        if request is None:
+            self.backend.store_result(task_id, result, state, traceback,
+                                      children=self.current_task_children())
+        else:
+            self.backend.store_result(task_id, result, state, traceback, request)
         return self.encode_result(result, state)
 
     def mark_as_started(self, task_id: str, **meta: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
+from types import EllipsisType
 from typing import Any
 
 from .. import states
@@ -41,13 +42,18 @@ def build_meta(
     *,
     extended: bool,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    children: list[Any] | EllipsisType | None = ...,
 ) -> dict[str, Any]:
-    """Build the meta Celery's ``_get_result_meta`` + ``_store_result`` write."""
+    """Build the meta Celery's ``_get_result_meta`` + ``_store_result`` write.
+
+    ``children`` overrides the child tuples taken from ``request`` (Celery's
+    hosts pass the running task's children when there is no request).
+    """
     meta: dict[str, Any] = {
         "status": state,
         "result": result,
         "traceback": traceback,
-        "children": children_of(request),
+        "children": children_of(request) if children is ... else children,
         "date_done": now().isoformat() if state in states.READY_STATES else None,
     }
     if request is not None and getattr(request, "group", None):
