@@ -6,7 +6,6 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,14 +17,25 @@ from resultstore.testing.servers import ServerProcess
 PROJECT = "rs-test-project"
 
 
-def _binary(name: str) -> str:
-    local = Path(sys.executable).parent / name  # the test environment's own console script
-    return str(local) if local.exists() else name
+#: Runs ``gcp-storage-emulator`` unchanged but for two load artefacts of a test server:
+#: its ``HTTPServer`` listens with a backlog of 5 (a 6th concurrent client's SYN is dropped and
+#: retried a second later), and in ``--in-memory`` mode it re-serializes every object's
+#: metadata to an in-memory ``.meta`` file on each write (O(objects) per write), a
+#: persistence file that in-memory mode never reads back.
+LAUNCHER = "; ".join([
+    "import sys, http.server",
+    "http.server.HTTPServer.request_queue_size = 128",
+    "import gcp_storage_emulator.storage as storage",
+    "persist = storage.Storage._write_config_to_file",
+    "storage.Storage._write_config_to_file = lambda self: None if self._use_memory_fs else persist(self)",
+    "from gcp_storage_emulator.__main__ import main",
+    "sys.exit(main(sys.argv[1:]))",
+])
 
 
 @pytest.fixture(scope="session")
 def gcs_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    argv = [_binary("gcp-storage-emulator"), "start", "--host", "127.0.0.1", "--port", "{port}",
+    argv = [sys.executable, "-c", LAUNCHER, "start", "--host", "127.0.0.1", "--port", "{port}",
             "--in-memory"]
     with ServerProcess(argv, workdir=tmp_path_factory.mktemp("gcs")) as server:
         endpoint = f"http://127.0.0.1:{server.port}"

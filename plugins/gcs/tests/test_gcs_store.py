@@ -18,8 +18,6 @@ from resultstore_gcs import GCSConfig, GCSStore
 from resultstore_gcs.host import GCSBackend
 
 
-
-
 class TestGCSStore(BlobStoreSuite):
     conditional = False  # the emulator ignores if_generation_match: the probe must notice
     reads_report_expiry = False  # a media download does not carry customTime

@@ -87,7 +87,8 @@ def test_errors_are_classified_and_never_show_the_secret(monkeypatch: pytest.Mon
 
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     closed = {**s3_settings, "s3_endpoint_url": "http://127.0.0.1:9", "s3_conditional_writes": True}
-    unreachable = S3Store(S3Config.from_url("s3://", resultstore.Settings(closed)), resultstore.Settings(closed))
+    unreachable = S3Store(S3Config.from_url("s3://", resultstore.Settings(closed)),
+                          resultstore.Settings(closed))
     with pytest.raises(botocore.exceptions.EndpointConnectionError) as refused:
         unreachable.get("celery-task-meta-x")
     assert store.exception_safe_to_retry(refused.value)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import multiprocessing
 import random
+import sys
 import threading
 import time
 import uuid
@@ -334,7 +335,8 @@ def chord_stress(url: str, settings: dict[str, Any], *, processes: int = 8, chor
     if native:
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda g: setup.set_chord_size(g, parts), group_ids))
-    ctx = multiprocessing.get_context("spawn")
+    # fork is safe here: BlobStore rebuilds SDK clients and thread pools in a new process
+    ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     barrier, out = ctx.Barrier(processes), ctx.Queue()
     started = time.perf_counter()
     procs = [ctx.Process(target=_stress_worker, args=(url, settings, p, processes, group_ids, parts,
@@ -369,25 +371,27 @@ def chord_stress(url: str, settings: dict[str, Any], *, processes: int = 8, chor
 
 def _poll_chords(backend: ResultBackend, group_ids: list[str], parts: int, fired: dict[str, int],
                  bodies: dict[str, list[Any]], timeout: float) -> None:
-    """One poller over every pending chord: batched reads of the header results not yet ready."""
-    ready: dict[str, Any] = {}
+    """One poller for every pending chord, as ``chord_unlock``: a chord's header is read in
+    order up to its first part not ready yet (one batched read per round for all chords)."""
+    results: dict[str, list[Any]] = {g: [] for g in group_ids}
     pending = list(group_ids)
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
-        ids = [f"{g}-{i}" for g in pending for i in range(parts) if f"{g}-{i}" not in ready]
-        for task_id, meta in backend.get_many(ids).items():
-            if meta["status"] == states.SUCCESS:
-                ready[task_id] = meta["result"]
-        still = []
+        metas = backend.get_many([f"{g}-{len(results[g])}" for g in pending])
+        still, advanced = [], False
         for g in pending:
-            header = [f"{g}-{i}" for i in range(parts)]
-            if all(task_id in ready for task_id in header):
+            meta = metas[f"{g}-{len(results[g])}"]
+            if meta["status"] == states.SUCCESS:
+                results[g].append(meta["result"])
+                advanced = True
+            if len(results[g]) == parts:
                 fired[g] += 1
-                bodies[g] = [ready[task_id] for task_id in header]
+                bodies[g] = results[g]
             else:
                 still.append(g)
+        if not advanced:
+            time.sleep(0.2)  # nothing new: wait, as chord_unlock's retry interval
         pending = still
-        time.sleep(0.2 if pending else 0)
 
 
 # -- throughput ----------------------------------------------------------------------------
