@@ -27,6 +27,9 @@ SERVERS = {
     "cache": {"memcached": "memcached"},
     "rpc": {"rabbitmq-server": "rabbitmq-server"},
 }
+#: npm packages providing a plugin's emulator (binary checked, installed under .nox/npm).
+NPM_SERVERS = {"azureblockblob": {"azurite-blob": "azurite@3"}}
+NPM_PREFIX = ROOT / ".nox" / "npm"
 
 
 def ensure_apt(session: nox.Session, plugins: list[str]) -> None:
@@ -40,6 +43,17 @@ def ensure_apt(session: nox.Session, plugins: list[str]) -> None:
     session.run("apt-get", "update", "-qq", external=True)
     session.run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing, external=True,
                 env={"DEBIAN_FRONTEND": "noninteractive"})
+
+
+def ensure_npm(session: nox.Session, plugins: list[str]) -> None:
+    """Install the npm packages of these plugins' emulators into .nox/npm and put them on PATH."""
+    path = os.pathsep.join([str(NPM_PREFIX / "node_modules" / ".bin"), os.environ.get("PATH", "")])
+    session.env["PATH"] = path
+    missing = sorted({pkg for p in plugins for binary, pkg in NPM_SERVERS.get(p, {}).items()
+                      if shutil.which(binary, path=path) is None})
+    if missing:
+        session.run("npm", "install", "--no-audit", "--no-fund", "--prefix", str(NPM_PREFIX), *missing,
+                    external=True)
 
 
 def install_workspace(session: nox.Session, plugins: list[str]) -> None:
@@ -87,6 +101,7 @@ def wheels(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Core, every plugin (against real servers) and cross-package tests."""
     ensure_apt(session, PLUGINS)
+    ensure_npm(session, PLUGINS)
     install_workspace(session, PLUGINS)
     paths = ["core/tests", *[f"plugins/{p}/tests" for p in PLUGINS], "tests"]
     session.run("pytest", *paths, *session.posargs)
@@ -97,6 +112,7 @@ def tests(session: nox.Session) -> None:
 def plugin(session: nox.Session, plugin: str) -> None:
     """One plugin's tests (``nox -s "plugin(plugin='redis')"``)."""
     ensure_apt(session, [plugin])
+    ensure_npm(session, [plugin])
     install_workspace(session, [plugin])
     session.run("pytest", f"plugins/{plugin}/tests", *session.posargs)
 
