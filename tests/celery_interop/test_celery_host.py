@@ -261,3 +261,33 @@ def test_group_result_in_memory_app_uses_native_join() -> None:
 def group_result(app: Celery, ids: list[str]) -> GroupResult:
     return GroupResult(str(uuid.uuid4()), [app.AsyncResult(i) for i in ids], app=app)
 
+
+
+def test_waiting_works_in_a_forked_child(redis_server: ServerProcess) -> None:
+    """A prefork child inherits the parent's backend: its waits must not hang on a dead thread."""
+    import multiprocessing
+    import threading
+
+    from resultstore_redis.host import RedisBackend
+
+    backend = RedisBackend(app=_app(), url=f"redis://127.0.0.1:{redis_server.port}/13")
+    parent_id, child_id = str(uuid.uuid4()), str(uuid.uuid4())
+    threading.Timer(0.2, backend.mark_as_done, (parent_id, "parent")).start()
+    assert backend.wait_for(parent_id, timeout=5, interval=5)["result"] == "parent"  # pushed
+
+    def child(queue: Any) -> None:
+        try:
+            meta = backend.wait_for(child_id, timeout=5, interval=5)
+            queue.put(meta["result"])
+        except BaseException as exc:
+            queue.put(repr(exc))
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=child, args=(queue,))
+    process.start()
+    threading.Timer(0.5, backend.mark_as_done, (child_id, "child")).start()
+    try:
+        assert queue.get(timeout=10) == "child"
+    finally:
+        process.join(10)

@@ -9,7 +9,9 @@ itself calls.
 
 from __future__ import annotations
 
+import os
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
@@ -87,6 +89,7 @@ class CeleryBackend(ChordMixin, FailureMixin):
         self.serializer = self.backend.codec.serializer.name
         self.content_type = self.backend.codec.serializer.content_type
         self.accept = self.backend.codec.accept
+        _INSTANCES.add(self)
 
     # -- attributes Celery reads ---------------------------------------------
     @property
@@ -421,6 +424,19 @@ class CeleryBackend(ChordMixin, FailureMixin):
             raise NotImplementedError(
                 "Starting chords requires a result backend to be configured "
                 "(result_backend is disabled).")
+
+
+#: Live hosts, so a forked child (prefork pool) drops waiters whose threads stayed behind.
+_INSTANCES: weakref.WeakSet[CeleryBackend] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for host in list(_INSTANCES):
+        host.backend.__dict__.pop("_waiter", None)  # the next wait builds a fresh one
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _rebuild(cls: type[CeleryBackend], url: str) -> CeleryBackend:
