@@ -6,6 +6,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -68,5 +69,5 @@ def start_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
         return worker
 
     yield start
-    for worker in started:
-        worker.stop()
+    with ThreadPoolExecutor(max(1, len(started))) as pool:
+        list(pool.map(lambda worker: worker.stop(), started))

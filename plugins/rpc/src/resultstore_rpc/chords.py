@@ -118,11 +118,11 @@ class RPCChordMixin:
                 on_message=on_message, on_interval=on_interval)
         finally:
             if name is not None:
-                self._finish_chord(name, [r.id for r in getattr(result, "results", None) or ()])
+                self._finish_chord(name)
 
-    def _finish_chord(self, name: str, task_ids: list[str]) -> None:
-        for task_id in task_ids:
-            self.store.buffer.discard(str(task_id))
+    def _finish_chord(self, name: str) -> None:
+        # The copied parts stay in the buffer (bounded) for the unlock's error report
+        # (``_failed_join_report`` asks ``is_cached``); the queue itself goes now.
         try:
             self.store.delete_queue(name)
         except Exception as exc:  # noqa: BLE001 - the queue expires by itself (x-expires)

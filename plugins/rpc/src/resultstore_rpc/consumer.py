@@ -38,7 +38,7 @@ __all__ = ["ReplyConsumer"]
 log = logging.getLogger("resultstore.rpc")
 
 #: Seconds one ``drain_events`` blocks before the thread looks at its commands again.
-_TICK = 0.25
+_TICK = 0.1
 
 
 class ReplyConsumer:

@@ -66,6 +66,15 @@ class RPCBackend(RPCChordMixin, CeleryBackend):
         """This client's reply queue, as Celery's ``RPCBackend.binding``."""
         return self.store.queue()
 
+    def close(self) -> None:
+        """Stop consuming and disconnect (RabbitMQ then deletes the auto-delete reply queue)."""
+        self.backend.close()
+
+    def is_cached(self, task_id: str) -> bool:
+        """True when a ready state of the task is held locally (the reply buffer is the cache)."""
+        held = self.store.buffer.get(str(task_id))
+        return super().is_cached(task_id) or (held is not None and held.status in self.READY_STATES)
+
     # -- sending ----------------------------------------------------------------------
     def on_task_call(self, producer: Any, task_id: str) -> dict[str, Any]:
         """Declare the reply queue before the task is sent (skipped inside prefork children).

@@ -129,6 +129,7 @@ class RPCStore(KeyValueStore):
         self._reply_to: str | None = None
         self._extra_queues: list[str] = []
         self._io_lock = threading.RLock()
+        self._consumer_lock = threading.Lock()
         self._link = _Link(lambda **overrides: self.connect(**overrides))
         self._consumer: Any = None  # the ReplyConsumer, while one exists
         #: True while the consumer thread receives every reply queue (polls then stay off).
@@ -320,7 +321,7 @@ class RPCStore(KeyValueStore):
         """Consume the reply queue(s) on a thread; new states of subscribed keys are pushed."""
         from .consumer import ReplyConsumer
 
-        with self._io_lock:
+        with self._consumer_lock:  # not the I/O lock: the new thread takes that one to start
             if self._consumer is not None:
                 self._consumer.close()
             self._consumer = ReplyConsumer(self, on_message, on_reconnect)
@@ -357,6 +358,7 @@ class RPCStore(KeyValueStore):
     def _after_fork(self) -> None:
         # The child owns none of the parent's connections, threads or messages.
         self._io_lock = threading.RLock()
+        self._consumer_lock = threading.Lock()
         self._link.drop()
         self._consumer = None
         self.consuming = False
