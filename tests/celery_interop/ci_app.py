@@ -84,6 +84,16 @@ def make_app(config: dict[str, Any]) -> Celery:
         _redis(app).incr(f"ci-body-{tag}")
         return sum(_flatten(values))
 
+    @app.task(name="ci.grow", bind=True, shared=False)
+    def grow(self: Any, n: int) -> int:
+        """A chord header task that adds one more part to its chord."""
+        self.add_to_chord(add.s(n, n))
+        return n
+
+    @app.task(name="ci.limited", shared=False, time_limit=1)
+    def limited() -> None:
+        time.sleep(30)
+
     @app.task(name="ci.die", shared=False)
     def die() -> None:
         os._exit(1)

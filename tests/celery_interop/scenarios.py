@@ -44,6 +44,9 @@ def wait_list(client: redis.Redis, key: str, timeout: float = 15) -> list[bytes]
 class CanvasScenarios:
     """The interop suite: simple tasks, failures, retries, revoke, canvases, groups."""
 
+    #: False for stores whose chords cannot grow (``Task.add_to_chord`` refused).
+    grows_chords = True
+
     @pytest.fixture(scope="class")
     @classmethod
     def rdb(cls, app: Any) -> Any:
@@ -191,6 +194,15 @@ class CanvasScenarios:
         add, tsum = _task(app, "add"), _task(app, "tsum")
         assert chord(add.s(i, i) for i in range(8))(tsum.s()).get(**FAST) == 56
 
+    def test_add_to_chord(self, app: Any) -> None:
+        grow, add, tsum = _task(app, "grow"), _task(app, "add"), _task(app, "tsum")
+        result = chord([grow.s(3), add.s(1, 1)], tsum.s())()
+        if self.grows_chords:
+            assert result.get(**FAST) == 3 + 2 + 6
+        else:  # the header task fails with NotImplementedError, so does the chord
+            with pytest.raises((NotImplementedError, ChordError)):
+                result.get(**FAST)
+
     def test_chord_empty_header(self, app: Any) -> None:
         assert chord([], _task(app, "tsum").s())().get(**FAST) == 0
 
@@ -249,3 +261,4 @@ def wait_list_or_key(client: redis.Redis, key: str, timeout: float = 15) -> None
     while not client.exists(key):
         assert time.monotonic() < deadline, f"{key} never written"
         time.sleep(0.05)
+

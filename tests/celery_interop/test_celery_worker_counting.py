@@ -1,4 +1,4 @@
-"""A prefork worker on a store with INCR: chords counted by core, ``result_extended`` on.
+"""A prefork worker on a store with INCR: chords counted by core; extended, compressed results.
 
 The class is named as ``result_backend = "rskv:IncrRedisBackend"`` (a
 ``module:Class`` path, so Celery passes no URL; ``resultstore_url`` gives it).
@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from celery import chord
-from celery.exceptions import WorkerLostError
+from celery.exceptions import TimeLimitExceeded, WorkerLostError
 from ci_app import make_app
 from conftest import Worker, base_config
 from rskv import IncrRedisBackend
-from scenarios import FAST, CanvasScenarios
+from scenarios import FAST, CanvasScenarios, wait_state
 
 from resultstore.testing.servers import ServerProcess
 
@@ -26,6 +26,8 @@ def config(redis_server: ServerProcess) -> dict[str, Any]:
     conf["result_backend"] = "rskv:IncrRedisBackend"
     conf["resultstore_url"] = f"rskv://127.0.0.1:{redis_server.port}/4"
     conf["result_extended"] = True
+    conf["result_compression"] = "gzip"
+    conf["task_track_started"] = True
     return conf
 
 
@@ -49,6 +51,8 @@ def backend_class() -> type:
 class TestCountingStoreWithPreforkWorker(CanvasScenarios):
     """Every scenario, with chords completed by the last header part."""
 
+    grows_chords = False  # parts are kept by group_index, which add_to_chord reuses
+
     def test_result_extended_fields(self, app: Any) -> None:
         result = app.tasks["ci.add"].apply_async((2, 5), kwargs={})
         assert result.get(**FAST) == 7
@@ -63,10 +67,34 @@ class TestCountingStoreWithPreforkWorker(CanvasScenarios):
         add, tsum = app.tasks["ci.add"], app.tasks["ci.tsum"]
         result = chord(add.s(i, 1) for i in range(6))(tsum.s())
         assert result.get(**FAST) == 21
-        assert "celery.chord_unlock" not in worker.log
+        assert "Task celery.chord_unlock[" not in worker.log
 
     def test_lost_worker_process_is_a_failure(self, app: Any) -> None:
         result = app.tasks["ci.die"].delay()
         with pytest.raises(WorkerLostError):
             result.get(**FAST)
         assert result.state == "FAILURE"
+
+    def test_results_are_compressed_with_celerys_marker(self, app: Any, config: dict[str, Any]
+                                                         ) -> None:
+        result = app.tasks["ci.identity"].delay("x" * 1000)
+        assert result.get(**FAST) == "x" * 1000
+        raw = app.backend.backend.store.get(f"celery-task-meta-{result.id}")
+        assert raw.startswith(b"\x00celery-compressed\x00application/x-gzip\x00")
+
+    def test_track_started(self, app: Any) -> None:
+        result = app.tasks["ci.sleep"].delay(0.5)
+        wait_state(result, "STARTED")
+        assert result.info["pid"] > 0
+        assert result.get(**FAST) == 0.5
+
+    def test_revoke_terminate_running_task(self, app: Any) -> None:
+        result = app.tasks["ci.sleep"].delay(20)
+        wait_state(result, "STARTED")
+        result.revoke(terminate=True)
+        wait_state(result, "REVOKED")
+
+    def test_hard_time_limit_is_a_failure(self, app: Any) -> None:
+        result = app.tasks["ci.limited"].delay()
+        with pytest.raises(TimeLimitExceeded):
+            result.get(**FAST)

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from celery import chord
 from ci_app import make_app
 from conftest import Worker, base_config
 from rskv import PlainRedisBackend
-from scenarios import CanvasScenarios
+from scenarios import FAST, CanvasScenarios
 
 from resultstore.testing.servers import ServerProcess
 
@@ -40,3 +41,10 @@ def backend_class() -> type:
 
 class TestPollingStoreWithSoloWorker(CanvasScenarios):
     """Every scenario on the fallback paths (no counting, no push)."""
+
+    grows_chords = False
+
+    def test_chords_are_joined_by_chord_unlock(self, app: Any, worker: Worker) -> None:
+        add, tsum = app.tasks["ci.add"], app.tasks["ci.tsum"]
+        assert chord([add.s(1, 1), add.s(2, 2)], tsum.s())().get(**FAST) == 6
+        assert "Task celery.chord_unlock[" in worker.log

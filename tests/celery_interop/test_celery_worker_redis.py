@@ -49,7 +49,7 @@ class TestRedisPluginWithPreforkWorker(CanvasScenarios):
         add, tsum = app.tasks["ci.add"], app.tasks["ci.tsum"]
         result = chord(add.s(i, 1) for i in range(4))(tsum.s())
         assert result.get(**FAST) == 10
-        assert "celery.chord_unlock" not in worker.log
+        assert "Task celery.chord_unlock[" not in worker.log
         group_id = result.parent.id
         client = app.backend.backend.store
         assert client.get(f"celery-taskset-meta-{group_id}.c") == b"done"

@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import states
 from ..backend import ResultBackend
-from ..chords import ChordPart
+from ..chords import ChordPart, NativeChords
 from ._compat import chord_error_with_cause
 
 __all__ = ["ChordMixin"]
@@ -43,12 +43,17 @@ class ChordMixin:
             self.backend.set_chord_size(group_id, chord_size)
 
     def add_to_chord(self, group_id: str, result: Any) -> None:
-        """``Task.add_to_chord``: expect one more part."""
-        if not self.backend.supports_native_chords:
+        """``Task.add_to_chord``: expect one more part (stores with native chords).
+
+        The added task shares its parent's ``group_index``; only native part
+        sets keep both (by task id), so other stores refuse, as Celery's
+        generic backends do.
+        """
+        if not isinstance(self.backend.chords, NativeChords):
             raise NotImplementedError(
-                f"{type(self.backend.store).__name__} cannot count chord parts, so its chords "
-                f"are joined by celery.chord_unlock over a fixed header; add_to_chord needs a "
-                f"store with chord counting (e.g. redis).")
+                f"{type(self.backend.store).__name__} has no native chord part set (its chords "
+                f"are counted by index or joined by celery.chord_unlock over a fixed header); "
+                f"add_to_chord needs a store with native chords (e.g. redis, file).")
         self.backend.add_to_chord(group_id)
 
     def apply_chord(self, header_result_args: Sequence[Any], body: Any, **kwargs: Any) -> None:
