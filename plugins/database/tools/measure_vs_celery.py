@@ -80,18 +80,23 @@ def rate(n: int, op: Callable[[int], Any]) -> float:
     return n / (time.perf_counter() - start)
 
 
-def measure(name: str, ours: resultstore.ResultBackend, celery: Any, n: int) -> list[str]:
-    prefix = uuid.uuid4().hex[:8]
-    rows = []
-    for label, backend, store, get in (
-        ("resultstore", ours, lambda i: ours.mark_as_done(f"{prefix}-o{i}", i),
-         lambda i: ours.get_task_meta(f"{prefix}-o{max(i, 0)}", cache=False)),
-        ("Celery", celery, lambda i: celery.mark_as_done(f"{prefix}-c{i}", i),
-         lambda i: celery.get_task_meta(f"{prefix}-c{max(i, 0)}")),
-    ):
-        rows.append(f"| {name} | {label} | {rate(n, store):,.0f} | {rate(n, get):,.0f} |")
-        del backend
-    return rows
+def measure(name: str, ours: resultstore.ResultBackend, celery: Any, n: int,
+            rounds: int = 3) -> list[str]:
+    """Best of ``rounds`` alternating runs (the machine may be shared; alternation is fair)."""
+    sides = {
+        "resultstore": (lambda tid, i: ours.mark_as_done(tid, i),
+                        lambda tid: ours.get_task_meta(tid, cache=False)),
+        "Celery": (lambda tid, i: celery.mark_as_done(tid, i), celery.get_task_meta),
+    }
+    best = {label: [0.0, 0.0] for label in sides}
+    for round_ in range(rounds):
+        for label, (store, get) in sides.items():
+            prefix = f"{uuid.uuid4().hex[:8]}-{round_}"
+            best[label][0] = max(best[label][0], rate(
+                n, lambda i, s=store, p=prefix: s(f"{p}-{i}", i)))  # type: ignore[misc]
+            best[label][1] = max(best[label][1], rate(
+                n, lambda i, g=get, p=prefix: g(f"{p}-{max(i, 0)}")))  # type: ignore[misc]
+    return [f"| {name} | {label} | {s:,.0f} | {g:,.0f} |" for label, (s, g) in best.items()]
 
 
 def main() -> None:
@@ -108,16 +113,16 @@ def main() -> None:
         app = Celery("measure", set_as_current=False)
         pg = stack.enter_context(postgres())
         rows += measure("PostgreSQL 15", resultstore.connect(f"db+{pg}"),
-                        DatabaseBackend(app=app, url=pg), int(2000 * scale))
+                        DatabaseBackend(app=app, url=pg), int(1000 * scale))
         sqlite = f"sqlite:///{tempfile.mkdtemp(prefix='rs-measure-sqlite-')}/r.db"
         rows += measure("SQLite (file)", resultstore.connect(f"db+{sqlite}"),
-                        DatabaseBackend(app=app, url=sqlite), int(1000 * scale))
+                        DatabaseBackend(app=app, url=sqlite), int(500 * scale))
         mc = stack.enter_context(memcached())
         rows += measure("memcached 1.6", resultstore.connect(f"cache+{mc}"),
-                        CacheBackend(app=app, url=mc), int(5000 * scale))
+                        CacheBackend(app=app, url=mc), int(3000 * scale))
         ddb = stack.enter_context(moto())
         rows += measure("DynamoDB (moto)", resultstore.connect(ddb),
-                        DynamoDBBackend(app=app, url=ddb), int(500 * scale))
+                        DynamoDBBackend(app=app, url=ddb), int(200 * scale))
     print("\n".join(rows))
 
 
