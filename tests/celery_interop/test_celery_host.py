@@ -291,3 +291,14 @@ def test_waiting_works_in_a_forked_child(redis_server: ServerProcess) -> None:
         assert queue.get(timeout=10) == "child"
     finally:
         process.join(10)
+
+
+@pytest.mark.parametrize("serializer", ["pickle", "json"])  # yaml, msgpack: extra libraries
+def test_result_serializers(serializer: str) -> None:
+    app = _app(result_serializer=serializer, result_accept_content=[serializer])
+    backend = MemoryBackend(app=app, url=f"memory://ser-{serializer}")
+    backend.mark_as_done("ok", {"a": [1, 2]})
+    backend.mark_as_failure("bad", InteropError("ser", 1))
+    assert backend.get_task_meta("ok")["result"] == {"a": [1, 2]}
+    failed = backend.get_task_meta("bad")["result"]
+    assert type(failed) is InteropError and list(failed.args) == ["ser", 1]
