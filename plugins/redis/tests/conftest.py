@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import redis
-from redis_servers import Deployment, ping_ready, start_redis
+from redis_servers import Deployment, cluster_port, ping_ready, start_redis
 
 from resultstore.testing.servers import ServerProcess, free_port
 
@@ -97,7 +97,7 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployme
         for i in range(3):
             nodes.append(start_redis(workdir / f"n{i}", "--cluster-enabled", "yes",
                                      "--cluster-config-file", "nodes.conf",
-                                     "--cluster-node-timeout", "2000"))
+                                     "--cluster-node-timeout", "2000", port=cluster_port()))
         addresses = [f"127.0.0.1:{n.port}" for n in nodes]
         subprocess.run(["redis-cli", "--cluster", "create", *addresses, "--cluster-replicas", "0",
                         "--cluster-yes"], check=True, capture_output=True, timeout=60)

@@ -6,6 +6,7 @@ dir and is stopped at the end of the session (``ServerProcess``).
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +42,27 @@ class Deployment:
         return resultstore.connect(self.url, **{**self.settings, **settings})
 
 
-def start_redis(workdir: Path, *extra: str, password: str | None = None) -> ServerProcess:
+def cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is valid and free too."""
+    while True:
+        port = free_port()
+        if port <= 55535 and _is_free(port + 10000):
+            return port
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def start_redis(workdir: Path, *extra: str, password: str | None = None,
+                port: int | None = None) -> ServerProcess:
     """A redis-server with ``extra`` arguments, ready when it answers PING."""
-    port = free_port()
+    port = port or free_port()
     return ServerProcess([*REDIS, *extra], workdir, port=port,
                          ready=ping_ready(port, password=password)).start()
 

@@ -110,3 +110,62 @@ def test_chord_round_trips(backend: resultstore.ResultBackend) -> None:
     with round_trips() as trips:
         backend.chord_done(gid)
     assert trips.count == 1
+
+
+def _child_roundtrip(backend: resultstore.ResultBackend, task_id: str, queue: Any) -> None:
+    backend.mark_as_done(task_id, "from child")
+    queue.put(backend.get_task_meta(task_id)["result"])
+
+
+def test_direct_connections_after_fork(backend: resultstore.ResultBackend) -> None:
+    """A forked child gets its own connection; the parent's keeps working."""
+    import multiprocessing
+
+    backend.get_task_meta("before-fork")  # this thread's connection exists now
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    task_id = f"fork-{uuid.uuid4()}"
+    child = ctx.Process(target=_child_roundtrip, args=(backend, task_id, queue))
+    child.start()
+    assert queue.get(timeout=10) == "from child"
+    child.join(10)
+    assert child.exitcode == 0
+    assert backend.get_task_meta(task_id)["result"] == "from child"
+    backend.mark_as_done(f"{task_id}-parent", 1)
+
+
+def test_direct_connections_from_many_threads(backend: resultstore.ResultBackend) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(n: int) -> bool:
+        ids = [f"thr-{n}-{i}-{uuid.uuid4()}" for i in range(50)]
+        for i, task_id in enumerate(ids):
+            backend.mark_as_done(task_id, [n, i])
+        metas = backend.get_many(ids)
+        return all(metas[t]["result"] == [n, i] for i, t in enumerate(ids))
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(work, range(16)))
+
+
+def test_interrupted_reply_does_not_desync(backend: resultstore.ResultBackend,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception while a reply is unread drops that connection (no stale replies later)."""
+    import redis.connection as rc
+
+    task_id = f"intr-{uuid.uuid4()}"
+    backend.mark_as_done(task_id, "value")
+    original = rc.AbstractConnection.read_response
+    calls = {"n": 0}
+
+    def interrupted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt  # as if Ctrl-C arrived before the reply was read
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(rc.AbstractConnection, "read_response", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        backend.get_task_meta("other-key")
+    monkeypatch.setattr(rc.AbstractConnection, "read_response", original)
+    assert backend.get_task_meta(task_id)["result"] == "value"

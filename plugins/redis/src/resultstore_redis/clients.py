@@ -23,7 +23,7 @@ import redis.sentinel
 
 from .config import RedisOptions
 
-__all__ = ["sync_client", "async_client", "connection_kwargs", "driver_info"]
+__all__ = ["sync_client", "async_client", "connection_kwargs", "driver_info", "retry_errors"]
 
 
 class SentinelManagedSSLConnection(redis.sentinel.SentinelManagedConnection,
@@ -58,6 +58,14 @@ def _backoff(options: RedisOptions) -> redis.backoff.AbstractBackoff:
         base=min(0.01, options.retry_backoff_cap), cap=options.retry_backoff_cap)
 
 
+def retry_errors(options: RedisOptions) -> tuple[type[redis.exceptions.RedisError], ...]:
+    """Errors after which one command is retried on a fresh connection."""
+    errors: tuple[type[redis.exceptions.RedisError], ...] = (redis.exceptions.ConnectionError,)
+    if options.params.get("retry_on_timeout"):
+        errors += (redis.exceptions.TimeoutError,)
+    return errors
+
+
 def connection_kwargs(options: RedisOptions, *, asyncio: bool = False) -> dict[str, Any]:
     """Keyword arguments for one connection (the pool's ``connection_kwargs``).
 
@@ -67,11 +75,10 @@ def connection_kwargs(options: RedisOptions, *, asyncio: bool = False) -> dict[s
     (``result_backend_always_retry``).
     """
     kwargs = dict(options.params)
-    errors: tuple[type[redis.exceptions.RedisError], ...] = (redis.exceptions.ConnectionError,)
-    if kwargs.pop("retry_on_timeout", False):
-        errors += (redis.exceptions.TimeoutError,)
+    kwargs.pop("retry_on_timeout", None)
     retry_cls = redis.asyncio.retry.Retry if asyncio else redis.retry.Retry
-    kwargs["retry"] = retry_cls(_backoff(options), options.retries, supported_errors=errors)
+    kwargs["retry"] = retry_cls(_backoff(options), options.retries,
+                                supported_errors=retry_errors(options))
     info = driver_info()
     if info is not None:
         kwargs["driver_info"] = info

@@ -18,7 +18,7 @@ script) on ``NOSCRIPT``, e.g. after a server restart.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.exceptions import NoScriptError
@@ -35,10 +35,18 @@ class Script:
         self.sha = hashlib.sha1(self.text.encode()).hexdigest()
 
     def __call__(self, client: Any, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        """Run on a redis-py client (``Redis`` or ``RedisCluster``)."""
         try:
             return client.evalsha(self.sha, len(keys), *keys, *args)
         except NoScriptError:
             return client.eval(self.text, len(keys), *keys, *args)
+
+    def run(self, execute: Callable[..., Any], keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        """Run through ``execute(*command)`` (e.g. :meth:`DirectConnections.execute`)."""
+        try:
+            return execute("EVALSHA", self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return execute("EVAL", self.text, len(keys), *keys, *args)
 
     async def acall(self, client: Any, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         """The asyncio twin (``client`` is a ``redis.asyncio`` client)."""

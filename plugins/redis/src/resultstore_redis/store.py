@@ -34,8 +34,9 @@ from resultstore.spec import (
     MessageHandler,
 )
 
-from .clients import sync_client
+from .clients import retry_errors, sync_client
 from .config import RedisOptions, parse_options
+from .direct import DirectConnections
 from .scripts import (
     CHORD_CLAIM_EXTEND,
     CHORD_CLEANUP,
@@ -43,6 +44,7 @@ from .scripts import (
     CHORD_PART_RETURN,
     GUARDED_SET,
     STORE,
+    Script,
 )
 from .subscriber import RedisSubscriber
 
@@ -145,6 +147,10 @@ class RedisStore(KeyValueStore):
         self._claims = _Recent()
         self._claimed_parts = _Recent()
         self._subscribers: weakref.WeakSet[RedisSubscriber] = weakref.WeakSet()
+        self._direct: DirectConnections | None = None
+        if not self.cluster and not options.max_connections:
+            self._direct = DirectConnections(self._new_connection, options.retries,
+                                             retry_errors(options))
 
     @classmethod
     def from_url(cls, url: str, settings: Settings) -> RedisStore:
@@ -162,8 +168,33 @@ class RedisStore(KeyValueStore):
                    publish_claim_expires=_publish_claim_expires(claim_expires, settings))
 
     # -- basic ----------------------------------------------------------------------
+    # -- transport: the direct per-thread connection, or redis-py's client ------------
+    def _new_connection(self) -> Any:
+        pool = self.client.connection_pool
+        return pool.connection_class(**pool.connection_kwargs)
+
+    def _execute(self, *command: Any) -> Any:
+        if self._direct is not None:
+            return self._direct.execute(*command)
+        return self.client.execute_command(*command)
+
+    def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Several commands in one round trip (not a transaction)."""
+        if self._direct is not None:
+            return self._direct.pipeline(commands)
+        with self.client.pipeline(transaction=False) as pipe:
+            for command in commands:
+                pipe.execute_command(*command)
+            return list(pipe.execute())
+
+    def _script(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        if self._direct is not None:
+            return script.run(self._direct.execute, keys, args)
+        return script(self.client, keys, args)
+
+    # -- basic ----------------------------------------------------------------------
     def get(self, key: str) -> bytes | None:
-        value: bytes | None = self.client.get(key)
+        value: bytes | None = self._execute("GET", key)
         return value
 
     def mget(self, keys: Sequence[str]) -> list[bytes | None]:
@@ -173,35 +204,33 @@ class RedisStore(KeyValueStore):
         if self.cluster:
             return list(self.client.mget_nonatomic(keys))
         if len(keys) <= _MGET_CHUNK:
-            return list(self.client.mget(keys))
-        with self.client.pipeline(transaction=False) as pipe:
-            for start in range(0, len(keys), _MGET_CHUNK):
-                pipe.mget(keys[start:start + _MGET_CHUNK])
-            return [value for chunk in pipe.execute() for value in chunk]
+            return list(self._execute("MGET", *keys))
+        chunks = self._pipeline([("MGET", *keys[start:start + _MGET_CHUNK])
+                                 for start in range(0, len(keys), _MGET_CHUNK)])
+        return [value for chunk in chunks for value in chunk]
+
+    @staticmethod
+    def _set_commands(key: str, value: bytes, ttl: float | None) -> list[tuple[Any, ...]]:
+        """``SET`` (``EX`` as Celery's ``SETEX``, ``PX`` for fractions) + ``PUBLISH``."""
+        if ttl and float(ttl).is_integer():
+            store: tuple[Any, ...] = ("SET", key, value, "EX", int(ttl))
+        elif ttl:
+            store = ("SET", key, value, "PX", _px(ttl))
+        else:
+            store = ("SET", key, value)
+        return [store, ("PUBLISH", key, value)]
 
     def set(self, key: str, value: bytes, ttl: float | None) -> None:
         _check_size(key, value)
         if self.cluster:
             STORE(self.client, [key], [value, _px(ttl)])
             return
-        with self.client.pipeline(transaction=False) as pipe:
-            self._queue_set(pipe, key, value, ttl)
-            pipe.execute()
-
-    @staticmethod
-    def _queue_set(pipe: Any, key: str, value: bytes, ttl: float | None) -> None:
-        if ttl and float(ttl).is_integer():
-            pipe.set(key, value, ex=int(ttl))
-        elif ttl:
-            pipe.set(key, value, px=_px(ttl))
-        else:
-            pipe.set(key, value)
-        pipe.publish(key, value)
+        self._pipeline(self._set_commands(key, value, ttl))
 
     def set_unless_prefix(self, key: str, value: bytes, ttl: float | None,
                           prefix: bytes) -> bool:
         _check_size(key, value)
-        return bool(GUARDED_SET(self.client, [key], [value, _px(ttl), prefix]))
+        return bool(self._script(GUARDED_SET, [key], [value, _px(ttl), prefix]))
 
     def set_many(self, items: Mapping[str, bytes], ttl: float | None) -> None:
         for key, value in items.items():
@@ -212,24 +241,21 @@ class RedisStore(KeyValueStore):
             for key, value in items.items():
                 STORE(self.client, [key], [value, _px(ttl)])
             return
-        with self.client.pipeline(transaction=False) as pipe:
-            for key, value in items.items():
-                self._queue_set(pipe, key, value, ttl)
-            pipe.execute()
+        self._pipeline([command for key, value in items.items()
+                        for command in self._set_commands(key, value, ttl)])
 
     def delete(self, key: str) -> None:
-        self.client.delete(key)
+        self._execute("DEL", key)
 
     def delete_many(self, keys: Sequence[str]) -> None:
         if keys:
             self.client.delete(*keys)
 
     def incr(self, key: str, ttl: float | None) -> int:
-        with self.client.pipeline(transaction=False) as pipe:
-            pipe.incr(key)
-            if ttl:
-                pipe.expire(key, _ex(ttl))
-            return int(pipe.execute()[0])
+        commands: list[tuple[Any, ...]] = [("INCR", key)]
+        if ttl:
+            commands.append(("EXPIRE", key, _ex(ttl)))
+        return int(self._pipeline(commands)[0])
 
     def scan(self, prefix: str) -> Iterator[str]:
         for key in self.client.scan_iter(match=_glob_escape(prefix) + "*", count=1000):
@@ -243,10 +269,10 @@ class RedisStore(KeyValueStore):
 
     def chord_set_size(self, group_key: str, size: int, ttl: float | None) -> None:
         keys = self._chord_keys(group_key)
-        with self.client.pipeline(transaction=False) as pipe:
-            pipe.delete(keys.c)
-            pipe.set(keys.s, int(size), ex=_ex(ttl) or None)
-            pipe.execute()
+        store: tuple[Any, ...] = ("SET", keys.s, int(size))
+        if ttl:
+            store += ("EX", _ex(ttl))
+        self._pipeline([("DEL", keys.c), store])
 
     def chord_add(self, group_key: str, member: str, index: int | None, value: bytes,
                   ttl: float | None) -> ChordProgress:
@@ -262,8 +288,8 @@ class RedisStore(KeyValueStore):
         if chord_expires and self.expires and not self.hash_tags:
             group_expires = max(chord_expires, _ex(self.expires))
         try:
-            reply = CHORD_PART_RETURN(
-                self.client, [keys.j, keys.t, keys.s, keys.d, keys.g, keys.c],
+            reply = self._script(
+                CHORD_PART_RETURN, [keys.j, keys.t, keys.s, keys.d, keys.g, keys.c],
                 [member, value, "1" if self.options.chord_ordered else "0",
                  "+inf" if index is None else int(index), chord_expires, group_expires,
                  self.claim_expires, token])
@@ -285,11 +311,10 @@ class RedisStore(KeyValueStore):
 
     def chord_grow(self, group_key: str, by: int, ttl: float | None) -> None:
         keys = self._chord_keys(group_key)
-        with self.client.pipeline(transaction=False) as pipe:
-            pipe.incrby(keys.t, int(by))
-            if ttl:
-                pipe.expire(keys.t, _ex(ttl))
-            pipe.execute()
+        commands: list[tuple[Any, ...]] = [("INCRBY", keys.t, int(by))]
+        if ttl:
+            commands.append(("EXPIRE", keys.t, _ex(ttl)))
+        self._pipeline(commands)
 
     def chord_parts(self, group_key: str) -> list[bytes]:
         """The parts in order; extends this store's claim to cover dispatching the body."""
@@ -299,12 +324,12 @@ class RedisStore(KeyValueStore):
             token, retry_key = self._claims.get(group_key, (None, None))
         if parts is None:
             if self.options.chord_ordered:
-                parts = self.client.zrange(keys.j, 0, -1)
+                parts = self._execute("ZRANGE", keys.j, 0, -1)
             else:
-                parts = self.client.lrange(keys.j, 0, -1)
+                parts = self._execute("LRANGE", keys.j, 0, -1)
         if token is not None:
-            extended = CHORD_CLAIM_EXTEND(self.client, [keys.c, keys.s],
-                                          [token, self.publish_claim_expires])
+            extended = self._script(CHORD_CLAIM_EXTEND, [keys.c, keys.s],
+                                    [token, self.publish_claim_expires])
             if not int(extended):
                 with self._lock:
                     self._claims.pop(group_key, None)
@@ -324,8 +349,8 @@ class RedisStore(KeyValueStore):
             self._retry_tokens.pop(retry_key, None)
         targets = [keys.c, keys.j, keys.t, keys.s, keys.d]
         if token is None:
-            CHORD_FORCE_CLEANUP(self.client, targets, [self.done_expires])
-        elif not int(CHORD_CLEANUP(self.client, targets, [token, self.done_expires])):
+            self._script(CHORD_FORCE_CLEANUP, targets, [self.done_expires])
+        elif not int(self._script(CHORD_CLEANUP, targets, [token, self.done_expires])):
             log.warning("Chord %s: dispatch claim was lost before cleanup; chord data was "
                         "left for expiry", group_key)
 
@@ -379,6 +404,8 @@ class RedisStore(KeyValueStore):
     def close(self) -> None:
         for subscriber in list(self._subscribers):
             subscriber.close()
+        if self._direct is not None:
+            self._direct.close()
         if self.cluster:
             self.client.close()
         else:
