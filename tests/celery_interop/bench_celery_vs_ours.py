@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from celery import chord, group
 from ci_app import make_app
-from conftest import Worker
+from ci_harness import Worker
 
 from resultstore.testing.servers import ServerProcess
 

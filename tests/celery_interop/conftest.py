@@ -1,24 +1,16 @@
-"""Real servers and real ``celery worker`` subprocesses for the Celery interop tests.
+"""The real redis-server of the Celery interop tests (broker, stores, task side effects).
 
-One redis-server per session (broker + stores); one worker per test module,
-reused by every test of that module (see ``celery_worker``).
+One server per session; each test module starts one worker (``ci_harness.Worker``)
+and reuses it for all its tests.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-import redis
 
 from resultstore.testing.servers import ServerProcess
-
-HERE = Path(__file__).parent
 
 
 @pytest.fixture(scope="session")
@@ -28,58 +20,3 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPro
     with ServerProcess(argv, workdir=tmp_path_factory.mktemp("ci-redis")) as server:
         yield server
 
-
-class Worker:
-    """A ``celery worker`` subprocess for one app config; ready when its banner says so."""
-
-    def __init__(self, config: dict[str, Any], workdir: Path, pool: str = "solo",
-                 concurrency: int = 1) -> None:
-        self.config = config
-        queue = config.get("task_default_queue", "celery")
-        argv = [sys.executable, "-m", "celery", "-A", "ci_worker", "worker", "-P", pool,
-                "-c", str(concurrency), "-n", f"ci-{queue}@%h", "-Q", queue,
-                "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "INFO"]
-        env = {"RS_CI_CONFIG": json.dumps(config),
-               "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
-        self.process = ServerProcess(argv, workdir=workdir, ready=self._ready, env=env,
-                                     timeout=60)
-
-    @staticmethod
-    def _ready(server: ServerProcess) -> bool:
-        try:
-            return " ready." in server.log.read_text(errors="replace")
-        except OSError:
-            return False
-
-    @property
-    def log(self) -> str:
-        return self.process.log.read_text(errors="replace")
-
-    def __enter__(self) -> Worker:
-        self.process.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.process.stop(timeout=15)
-
-
-def base_config(redis_server: ServerProcess, db: int, queue: str) -> dict[str, Any]:
-    """Broker on ``db``, fast chord_unlock polling, the side-effect Redis for tasks."""
-    url = f"redis://127.0.0.1:{redis_server.port}"
-    return {
-        "broker_url": f"{url}/{db}",
-        "task_default_queue": queue,
-        "result_chord_retry_interval": 0.1,
-        "result_chord_join_timeout": 10.0,
-        "broker_connection_retry_on_startup": True,
-        "worker_hijack_root_logger": False,
-        "ci_redis_url": f"{url}/{db}",
-    }
-
-
-@pytest.fixture(scope="session")
-def side_effects(redis_server: ServerProcess) -> Iterator[redis.Redis]:
-    """A client for reading what tasks recorded (pass the db with ``.connection_pool``)."""
-    client = redis.Redis(host="127.0.0.1", port=redis_server.port)
-    yield client
-    client.close()

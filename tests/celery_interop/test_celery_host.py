@@ -17,7 +17,7 @@ from celery.backends.redis import RedisBackend as CeleryRedisBackend
 from celery.exceptions import BackendGetMetaError, TimeoutError
 from celery.result import GroupResult
 from ci_app import InteropError, make_app
-from rskv import IncrRedisBackend, PlainRedisBackend
+from ci_rskv import IncrRedisBackend, PlainRedisBackend
 
 from resultstore.celery import CeleryBackend
 from resultstore.celery.builtins import DisabledBackend, MemoryBackend
@@ -60,7 +60,7 @@ def test_module_class_path_and_class_object() -> None:
 
 
 def test_module_class_path_takes_its_url_from_resultstore_url(rskv_url: str) -> None:
-    app = _app(result_backend="rskv:IncrRedisBackend", resultstore_url=rskv_url)
+    app = _app(result_backend="ci_rskv:IncrRedisBackend", resultstore_url=rskv_url)
     assert type(app.backend) is IncrRedisBackend
     assert app.backend.as_uri() == rskv_url
 

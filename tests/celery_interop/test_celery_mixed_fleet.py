@@ -15,8 +15,8 @@ import redis
 from celery import chord, group
 from celery.backends.redis import RedisBackend as CeleryRedisBackend
 from ci_app import InteropError, make_app
-from conftest import Worker, base_config
-from scenarios import FAST
+from ci_harness import Worker, base_config
+from ci_scenarios import FAST
 
 from resultstore.testing.servers import ServerProcess
 from resultstore_redis.host import RedisBackend

@@ -1,6 +1,6 @@
 """A prefork worker on a store with INCR: chords counted by core; extended, compressed results.
 
-The class is named as ``result_backend = "rskv:IncrRedisBackend"`` (a
+The class is named as ``result_backend = "ci_rskv:IncrRedisBackend"`` (a
 ``module:Class`` path, so Celery passes no URL; ``resultstore_url`` gives it).
 """
 
@@ -13,9 +13,9 @@ import pytest
 from celery import chord
 from celery.exceptions import TimeLimitExceeded, WorkerLostError
 from ci_app import make_app
-from conftest import Worker, base_config
-from rskv import IncrRedisBackend
-from scenarios import FAST, CanvasScenarios, wait_state
+from ci_harness import Worker, base_config
+from ci_rskv import IncrRedisBackend
+from ci_scenarios import FAST, CanvasScenarios, wait_state
 
 from resultstore.testing.servers import ServerProcess
 
@@ -23,7 +23,7 @@ from resultstore.testing.servers import ServerProcess
 @pytest.fixture(scope="module")
 def config(redis_server: ServerProcess) -> dict[str, Any]:
     conf = base_config(redis_server, db=3, queue="ci-counting")
-    conf["result_backend"] = "rskv:IncrRedisBackend"
+    conf["result_backend"] = "ci_rskv:IncrRedisBackend"
     conf["resultstore_url"] = f"rskv://127.0.0.1:{redis_server.port}/4"
     conf["result_extended"] = True
     conf["result_compression"] = "gzip"

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from ci_app import make_app
-from conftest import Worker, base_config
-from scenarios import CanvasScenarios
+from ci_harness import Worker, base_config
+from ci_scenarios import CanvasScenarios
 
 from resultstore.testing.servers import ServerProcess
 from resultstore_file.host import FileBackend

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from celery.contrib.testing.worker import start_worker
 from ci_app import make_app
-from scenarios import CanvasScenarios
+from ci_scenarios import CanvasScenarios
 
 from resultstore.celery.builtins import MemoryBackend
 from resultstore.testing.servers import ServerProcess

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from celery import chord
 from ci_app import make_app
-from conftest import Worker, base_config
-from rskv import PlainRedisBackend
-from scenarios import FAST, CanvasScenarios
+from ci_harness import Worker, base_config
+from ci_rskv import PlainRedisBackend
+from ci_scenarios import FAST, CanvasScenarios
 
 from resultstore.testing.servers import ServerProcess
 
@@ -19,7 +19,7 @@ from resultstore.testing.servers import ServerProcess
 def config(redis_server: ServerProcess) -> dict[str, Any]:
     conf = base_config(redis_server, db=1, queue="ci-polling")
     conf["result_backend"] = f"rskv://127.0.0.1:{redis_server.port}/2"
-    conf["override_backends"] = {"rskv": "rskv:PlainRedisBackend"}
+    conf["override_backends"] = {"rskv": "ci_rskv:PlainRedisBackend"}
     return conf
 
 

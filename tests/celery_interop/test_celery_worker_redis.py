@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from celery import chord
 from ci_app import make_app
-from conftest import Worker, base_config
-from scenarios import FAST, CanvasScenarios
+from ci_harness import Worker, base_config
+from ci_scenarios import FAST, CanvasScenarios
 
 from resultstore.testing.servers import ServerProcess
 from resultstore_redis.host import RedisBackend
