@@ -26,6 +26,10 @@ from .config import RedisOptions
 __all__ = ["sync_client", "async_client", "connection_kwargs", "driver_info", "retry_errors"]
 
 
+#: Connections per event loop when ``redis_max_connections`` is not set.
+ASYNC_POOL_SIZE = 50
+
+
 class SentinelManagedSSLConnection(redis.sentinel.SentinelManagedConnection,
                                    redis.connection.SSLConnection):
     """A Sentinel-discovered master reached over TLS (as Celery's class of that name)."""
@@ -143,6 +147,9 @@ def async_client(options: RedisOptions) -> Any:
             sentinel_kwargs=options.sentinel_kwargs or None, **kwargs, **_pool_limits(options))
         return sentinel.master_for(options.master_name, redis_class=redis.asyncio.Redis,
                                    connection_class=_connection_class(options, asyncio=True))
-    pool = redis.asyncio.ConnectionPool(connection_class=_connection_class(options, asyncio=True),
-                                        **kwargs, **_pool_limits(options))
+    # Blocking pool: many concurrent coroutines queue for a connection instead of failing
+    # with MaxConnectionsError past redis-py's default of 100.
+    pool = redis.asyncio.BlockingConnectionPool(
+        connection_class=_connection_class(options, asyncio=True), **kwargs,
+        max_connections=options.max_connections or ASYNC_POOL_SIZE)
     return redis.asyncio.Redis(connection_pool=pool)
