@@ -21,7 +21,6 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Any
 
 import kombu
@@ -58,7 +57,7 @@ class ReplyConsumer:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._refs: dict[str, int] = {}
-        self._commands: SimpleQueue[str] = SimpleQueue()
+        self._consumed: set[str] = set()
         self._consuming = threading.Event()
         self._closed = threading.Event()
         self._connection: kombu.Connection | None = None
@@ -101,10 +100,6 @@ class ReplyConsumer:
                 self._refs[key] = count - 1
             else:
                 self._refs.pop(key, None)
-
-    def add_queue(self, name: str) -> None:
-        """Also consume reply queue ``name`` (applied by the thread within a tick)."""
-        self._commands.put(name)
 
     def close(self) -> None:
         """Stop consuming and close the connection."""
@@ -164,9 +159,11 @@ class ReplyConsumer:
         connection = self._connection = self._store.connect()
         connection.ensure_connection(max_retries=1)
         channel = connection.channel()
-        queues = [self._store.queue(name)(channel) for name in self._store.queue_names]
+        names = self._store.queue_names
+        queues = [self._store.queue(name)(channel) for name in names]
         for queue in queues:
             queue.declare()
+        self._consumed = set(names)
         consumer = kombu.Consumer(channel, queues, on_message=self._deliver, no_ack=True,
                                   auto_declare=False)
         self._store.set_consuming(True)  # waits for a running poll: no message overtakes it
@@ -178,24 +175,22 @@ class ReplyConsumer:
         connection = self._connection
         assert connection is not None
         while not self._closed.is_set():
-            self._apply_commands(consumer)
+            self._follow_queues(consumer)
             try:
                 connection.drain_events(timeout=_TICK)
             except TimeoutError:  # socket.timeout: nothing arrived this tick
                 pass
             connection.heartbeat_check()
 
-    def _apply_commands(self, consumer: kombu.Consumer) -> None:
-        while True:
-            try:
-                name = self._commands.get_nowait()
-            except Empty:
-                return
-            queue = self._store.queue(name)(consumer.channel)
-            if not consumer.consuming_from(queue):
+    def _follow_queues(self, consumer: kombu.Consumer) -> None:
+        """Consume reply queues the store gained since (another sending thread), within a tick."""
+        for name in self._store.queue_names:
+            if name not in self._consumed:
+                queue = self._store.queue(name)(consumer.channel)
                 queue.declare()
                 consumer.add_queue(queue)
                 consumer.consume()
+                self._consumed.add(name)
 
     def _disconnect(self) -> None:
         connection, self._connection = self._connection, None

@@ -130,6 +130,7 @@ class RPCStore(KeyValueStore):
         self._extra_queues: list[str] = []
         self._io_lock = threading.RLock()
         self._consumer_lock = threading.Lock()
+        self._queues_lock = threading.Lock()
         self._link = _Link(lambda **overrides: self.connect(**overrides))
         self._consumer: Any = None  # the ReplyConsumer, while one exists
         #: True while the consumer thread receives every reply queue (polls then stay off).
@@ -148,7 +149,9 @@ class RPCStore(KeyValueStore):
     def reply_to(self) -> str:
         """This client's reply queue, resolved on first use (like Celery's cached ``oid``)."""
         if self._reply_to is None:
-            self._reply_to = self.reply_to_source()
+            with self._queues_lock:
+                if self._reply_to is None:
+                    self._reply_to = self.reply_to_source()
         return self._reply_to
 
     @property
@@ -161,12 +164,11 @@ class RPCStore(KeyValueStore):
 
     def add_reply_queue(self, name: str) -> None:
         """Also read ``name`` (tasks sent from another thread of a thread-safe client)."""
-        if name == self.reply_to or name in self._extra_queues:
-            return
-        self._extra_queues.append(name)
-        consumer = self._consumer
-        if consumer is not None:
-            consumer.add_queue(name)
+        own = self.reply_to
+        with self._queues_lock:
+            if name == own or name in self._extra_queues:
+                return
+            self._extra_queues = [*self._extra_queues, name]
 
     # -- channel access ---------------------------------------------------------------
     def _io(self, operation: Callable[[Any], T]) -> T:
@@ -359,6 +361,7 @@ class RPCStore(KeyValueStore):
         # The child owns none of the parent's connections, threads or messages.
         self._io_lock = threading.RLock()
         self._consumer_lock = threading.Lock()
+        self._queues_lock = threading.Lock()
         self._link.drop()
         self._consumer = None
         self.consuming = False
