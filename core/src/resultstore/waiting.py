@@ -60,6 +60,8 @@ OnInterval = Callable[[], Any]
 _READY = states.READY_STATES
 _BACKOFF = 1.5
 _MIN_DELAY = 0.001
+#: Seconds the subscription helper thread stays around after its last job.
+_LINGER = 2.0
 _CREATE_LOCK = threading.Lock()
 
 
@@ -246,10 +248,14 @@ class Waiter:
         self._subscriber: Subscriber | None = None
         self._subscribed: set[str] = set()
         self._queued: list[tuple[frozenset[str], bool]] = []
+        self._kicks: set[asyncio.AbstractEventLoop] = set()
+        self._wakeup = threading.Condition(self._lock)
         self._flushing = False
         self._idle = threading.Event()
         self._idle.set()
         self._closed = False
+        self._wake_lock = threading.Lock()
+        self._wakes: dict[asyncio.AbstractEventLoop, list[_AsyncWatch]] = {}
 
     # -- sync --------------------------------------------------------------------
     def wait(self, task_id: str, timeout: float | None = None, interval: float = 0.5,
@@ -332,7 +338,7 @@ class Waiter:
         push = self.push
         if push:
             self._register(watch)
-            self._enqueue(watch.ids, reread=True)
+            self._enqueue(watch.ids, True, watch.loop)
         try:
             while state.pending:
                 polling = watch.polling or not push
@@ -348,7 +354,7 @@ class Waiter:
             if push:
                 freed = self._unregister(watch)
                 if freed:
-                    self._enqueue(freed, reread=False)
+                    self._enqueue(freed, False, watch.loop)
 
     # -- registry ----------------------------------------------------------------
     @property
@@ -389,9 +395,39 @@ class Waiter:
         with self._lock:
             return tuple(self._watches.get(task_id, ()))
 
-    def _dispatch(self, task_id: str, meta: Meta) -> None:
-        for watch in self._watches_of(task_id):
-            watch.push(task_id, meta)
+    def _dispatch(self, metas: dict[str, Meta]) -> None:
+        with self._lock:
+            items = [(watch, task_id, meta) for task_id, meta in metas.items()
+                     for watch in self._watches.get(task_id, ())]
+        self._deliver(items)
+
+    def _deliver(self, items: Iterable[tuple[_Watch, str, Meta]]) -> None:
+        """Hand metas to their watches; an asyncio loop is woken once per burst, not per meta."""
+        schedule = []
+        for watch, task_id, meta in items:
+            if not isinstance(watch, _AsyncWatch):
+                watch.push(task_id, meta)
+                continue
+            watch.items.append((task_id, meta))
+            with self._wake_lock:
+                pending = self._wakes.get(watch.loop)
+                if pending is None:
+                    self._wakes[watch.loop] = [watch]
+                    schedule.append(watch.loop)
+                else:
+                    pending.append(watch)
+        for loop in schedule:
+            try:
+                loop.call_soon_threadsafe(self._wake_loop, loop)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                with self._wake_lock:
+                    self._wakes.pop(loop, None)
+
+    def _wake_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._wake_lock:
+            watches = self._wakes.pop(loop, ())
+        for watch in watches:
+            watch._wake_on_loop()
 
     def _degrade(self, task_ids: Iterable[str], exc: BaseException) -> None:
         logger.warning("resultstore: push channel of %r failed (%s: %s); polling instead",
@@ -430,8 +466,7 @@ class Waiter:
         with self._lock:
             ids = [t for t in task_ids if t in self._watches]
         if ids:
-            for task_id, meta in self.backend.get_many(ids).items():
-                self._dispatch(task_id, meta)
+            self._dispatch(self.backend.get_many(ids))
 
     def _subscribe(self, task_ids: frozenset[str], reread: bool) -> None:
         """Subscribe (then re-read) on the calling thread; degrade to polling on failure."""
@@ -448,23 +483,40 @@ class Waiter:
         except Exception as exc:  # noqa: BLE001 - the wait is over; never mask its outcome
             logger.warning("resultstore: unsubscribing failed: %s: %s", type(exc).__name__, exc)
 
-    def _enqueue(self, task_ids: Iterable[str], reread: bool) -> None:
-        """Hand subscription changes to the helper thread (asyncio callers never block)."""
+    def _enqueue(self, task_ids: Iterable[str], reread: bool,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        """Queue subscription changes for the helper thread (asyncio callers never block).
+
+        The helper is kicked once per loop iteration, so a burst of waits
+        started together is subscribed (and re-read) as one batch.
+        """
         with self._lock:
             self._queued.append((frozenset(task_ids), reread))
+            self._idle.clear()
+            if loop in self._kicks:
+                return
+            self._kicks.add(loop)
+        loop.call_soon(self._kick, loop)
+
+    def _kick(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            self._kicks.discard(loop)
             if self._flushing:
+                self._wakeup.notify()
                 return
             self._flushing = True
-            self._idle.clear()
         threading.Thread(target=self._flush, name="resultstore-waiter", daemon=True).start()
 
     def _flush(self) -> None:
+        """The helper thread: apply queued changes; exit after ``_LINGER`` idle seconds."""
         while True:
             with self._lock:
+                if not self._queued:
+                    self._idle.set()
+                    self._wakeup.wait(_LINGER)
                 batch, self._queued = self._queued, []
                 if not batch:
                     self._flushing = False
-                    self._idle.set()
                     return
             subscribe: set[str] = set()
             released: set[str] = set()
@@ -474,10 +526,21 @@ class Waiter:
                 self._subscribe(frozenset(subscribe), reread=True)
             if released:
                 self._release(sorted(released))
+            del batch, subscribe, released  # hold nothing while lingering
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until queued subscription changes are applied; True if they were."""
-        return self._idle.wait(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            if not self._idle.wait(left):
+                return False
+            with self._lock:
+                if not self._queued and not self._kicks:
+                    return True
+            if left == 0:
+                return False
+            time.sleep(0.001)
 
     # -- callbacks from the store's subscriber ---------------------------------------
     def _on_message(self, key: str, value: bytes) -> None:
@@ -492,8 +555,7 @@ class Waiter:
         except Exception as exc:  # noqa: BLE001 - let the waits read it and raise properly
             self._degrade([task_id], exc)
             return
-        for watch in watches:
-            watch.push(task_id, meta)
+        self._deliver((watch, task_id, meta) for watch in watches)
 
     def _on_reconnect(self) -> None:
         with self._lock:
@@ -505,8 +567,7 @@ class Waiter:
         except Exception as exc:  # noqa: BLE001 - still down: the waits poll until it is back
             self._degrade(ids, exc)
             return
-        for task_id, meta in metas.items():
-            self._dispatch(task_id, meta)
+        self._dispatch(metas)
 
     def close(self) -> None:
         """Close the push channel; running waits continue by polling."""
