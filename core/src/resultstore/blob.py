@@ -207,6 +207,7 @@ class BlobStore(KeyValueStore):
         self._pool: PerProcess[ThreadPoolExecutor] = PerProcess(
             lambda: ThreadPoolExecutor(self.max_workers, thread_name_prefix=f"{self.settings_prefix}-io"))
         self.capabilities = _BASE_CAPABILITIES  # type: ignore[misc]  # completed by configure_conditions
+        self._listed = threading.local()
 
     # -- the object API (plugins) ----------------------------------------------
     @abc.abstractmethod
@@ -234,6 +235,10 @@ class BlobStore(KeyValueStore):
     @abc.abstractmethod
     def sdk_error_is_transient(self, exc: BaseException) -> bool:
         """True for the SDK's transient errors (throttling, 5xx, connection/timeouts)."""
+
+    def list_names(self, prefix: str) -> Iterator[str]:
+        """Names only (override when the SDK lists names more cheaply; chords use it)."""
+        return (info.name for info in self.list_blobs(prefix))
 
     def head_blob(self, name: str) -> BlobInfo | None:
         """The object's listing info with a known expiry (override with a metadata call)."""
@@ -400,8 +405,10 @@ class BlobStore(KeyValueStore):
     # -- chords ----------------------------------------------------------------------
     def chord_set_size(self, group_key: str, size: int, ttl: float | None) -> None:
         base = self.name(group_key)
-        stale = [info.name for info in self.list_blobs(base + ".s.")]
-        self.delete_blobs([*stale, base + ".c"])
+        stale = [name for name in self.list_names(base + ".")
+                 if name == base + ".c" or name.startswith(base + ".s.")]
+        if stale:  # a chord re-applied with the same group id starts over, as Redis's DEL G.c
+            self.delete_blobs(stale)
         self.write_blob(f"{base}.s.{int(size)}", b"", expires=self._deadline(ttl))
 
     def chord_add(self, group_key: str, member: str, index: int | None, value: bytes,
@@ -413,7 +420,7 @@ class BlobStore(KeyValueStore):
             self.write_blob(part, bytes(value), expires=expires, if_absent=True)
         except PreconditionFailed:
             pass  # a redelivered part: counted once, and it may still complete the chord
-        names = [info.name for info in self.list_blobs(base + ".")]
+        names = list(self.list_names(base + "."))
         count = sum(name.startswith(base + ".p.") for name in names)
         if base + ".c" in names:
             return ChordProgress(count, None, False)  # late duplicate of a completed chord
@@ -430,10 +437,18 @@ class BlobStore(KeyValueStore):
         token = uuid.uuid4().hex.encode()
         try:
             self.write_blob(base + ".c", token, expires=expires, if_absent=True)
-            return ChordProgress(count, size, True)
+            won = True
         except PreconditionFailed:
             marker = self.read_blob(base + ".c")  # our own write, retried after a lost response?
-            return ChordProgress(count, size, marker is not None and marker.data == token)
+            won = marker is not None and marker.data == token
+        if won:  # chord_parts and chord_clear follow on this thread: spare them a listing
+            self._listed.value = (base, names)
+        return ChordProgress(count, size, won)
+
+    def _listing(self, base: str) -> list[str] | None:
+        """The names listed when this thread completed the chord of ``base``, if it did."""
+        cached: tuple[str, list[str]] | None = getattr(self._listed, "value", None)
+        return cached[1] if cached is not None and cached[0] == base else None
 
     def chord_grow(self, group_key: str, by: int, ttl: float | None) -> None:
         name = self.name(group_key) + ".t"
@@ -465,13 +480,17 @@ class BlobStore(KeyValueStore):
             index = name[len(base):].partition(".")[0]
             return (float("inf") if index == "inf" else float(index), name)
 
-        names = sorted((info.name for info in self.list_blobs(base)), key=order)
+        listed = self._listing(self.name(group_key))
+        found = self.list_names(base) if listed is None else (n for n in listed if n.startswith(base))
+        names = sorted(found, key=order)
         return [blob.data for blob in self._map(self.read_blob, names) if blob is not None]
 
     def chord_clear(self, group_key: str) -> None:
         base = self.name(group_key)
-        names = [info.name for info in self.list_blobs(base + ".") if info.name != base + ".c"]
-        self.delete_blobs(names)
+        listed = self._listing(base)
+        self._listed.value = None
+        found = self.list_names(base + ".") if listed is None else listed
+        self.delete_blobs([name for name in found if name != base + ".c"])
 
     # -- errors, naming, lifecycle -------------------------------------------------------
     def exception_safe_to_retry(self, exc: BaseException) -> bool:

@@ -139,6 +139,9 @@ class AzureBlockBlobStore(BlobStore):
         for item in self.container.list_blobs(name_starts_with=prefix, include=["metadata"]):
             yield BlobInfo(item.name, item.last_modified.timestamp(), _expires(item.metadata))
 
+    def list_names(self, prefix: str) -> Iterator[str]:
+        return iter(self.container.list_blob_names(name_starts_with=prefix))
+
     def sdk_error_is_transient(self, exc: BaseException) -> bool:
         if isinstance(exc, ClientAuthenticationError):
             return False
