@@ -61,16 +61,16 @@ class ReplyConsumer:
         self._consuming = threading.Event()
         self._closed = threading.Event()
         self._connection: kombu.Connection | None = None
-        self._first_error: BaseException | None = None
-        self._attempted = threading.Event()
+        self._start_errors: list[BaseException] = []
+        self._started = threading.Event()
         self._thread = threading.Thread(target=self._run, name="resultstore-rpc-consumer",
                                         daemon=True)
         self._thread.start()
-        self._attempted.wait(self.start_timeout)
-        if self._first_error is not None:
-            # Core's waiter falls back to polling when the push channel cannot start.
+        self._started.wait(self.start_timeout)
+        if self._start_errors:
+            # Core's waiter polls instead when the push channel cannot start.
             self.close()
-            raise self._first_error
+            raise self._start_errors[0]
 
     # -- public ---------------------------------------------------------------------
     @property
@@ -124,36 +124,40 @@ class ReplyConsumer:
         delay, connected_before = 0.0, False
         while not self._closed.is_set():
             try:
+                consumer = self._open()
+            except Exception as exc:  # noqa: BLE001 - reported to the constructor or retried
+                self._disconnect()
+                if not connected_before:  # the constructor raises it
+                    self._start_errors.append(exc)
+                    self._started.set()
+                    return
+                delay = min(2.0, max(0.1, delay * 2))
+                log.warning("rpc: result consumer cannot reconnect (%s: %s); retrying in %.1fs",
+                            type(exc).__name__, exc, delay)
+                self._closed.wait(delay)
+                continue
+            self._started.set()
+            if connected_before:
                 try:
-                    consumer = self._open()
-                except BaseException as exc:
-                    if not connected_before and not self._attempted.is_set():
-                        self._first_error = exc
-                        self._closed.set()
-                    raise
-                finally:
-                    self._attempted.set()
-                if connected_before:
-                    self._on_reconnect()
-                connected_before, delay = True, 0.0
+                    self._on_reconnect()  # core re-reads every waited task
+                except Exception:
+                    log.exception("rpc: on_reconnect callback failed")
+            connected_before, delay = True, 0.0
+            try:
                 self._serve(consumer)
             except LOST as exc:
-                if self._closed.is_set():
-                    break
-                delay = min(2.0, max(0.1, delay * 2))
-                log.warning("rpc: result consumer lost its connection (%s: %s); reconnecting in "
-                            "%.1fs", type(exc).__name__, exc, delay)
+                if not self._closed.is_set():
+                    log.warning("rpc: result consumer lost its connection (%s: %s); reconnecting",
+                                type(exc).__name__, exc)
             except Exception:  # keep serving: a bug here must not leave waiters hanging
-                if self._closed.is_set():
-                    break
-                delay = 1.0
-                log.exception("rpc: result consumer failed; restarting")
+                if not self._closed.is_set():
+                    log.exception("rpc: result consumer failed; restarting")
+                    delay = 1.0
             finally:
                 self._consuming.clear()
                 self._store.set_consuming(False)
                 self._disconnect()
             self._closed.wait(delay)
-        self._disconnect()
 
     def _open(self) -> kombu.Consumer:
         connection = self._connection = self._store.connect()

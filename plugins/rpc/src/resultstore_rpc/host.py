@@ -37,7 +37,7 @@ class RPCBackend(RPCChordMixin, CeleryBackend):
     resultstore_store = RPCStore
     default_url = "rpc://"
     #: Messages need no cleanup task (beat does not schedule ``celery.backend_cleanup``).
-    supports_autoexpire = True  # type: ignore[assignment]
+    supports_autoexpire = True
 
     def __init__(self, app: Any = None, url: str | None = None, persistent: bool | None = None,
                  **kwargs: Any) -> None:
