@@ -20,3 +20,16 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPro
     with ServerProcess(argv, workdir=tmp_path_factory.mktemp("ci-redis")) as server:
         yield server
 
+
+
+@pytest.fixture(autouse=True)
+def _client_may_wait() -> None:
+    """This process is a client: undo a "task join will block" flag left by in-process workers.
+
+    A Celery worker started in the test process (by any earlier test) marks the
+    whole process as a worker, after which ``result.get()`` raises "Never call
+    result.get() within a task!".
+    """
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)

@@ -17,7 +17,7 @@ from typing import Any
 from .. import states
 from ..backend import ResultBackend
 from ..chords import ChordPart, NativeChords
-from ._compat import chord_error_with_cause
+from ._compat import celery_chord_error, chord_error_with_cause
 
 __all__ = ["ChordMixin"]
 
@@ -131,7 +131,7 @@ class ChordMixin:
                 values = self._join_chord(group_id, parts)
             except Exception as exc:
                 logger.exception("Chord %r raised: %r", group_id, exc)
-                if not isinstance(exc, _chord_error_type()):
+                if not isinstance(exc, celery_chord_error()):
                     exc = chord_error_with_cause(f"Join error: {exc!r}", exc)
                 return self.chord_error_from_stack(callback, exc)
             try:
@@ -169,12 +169,6 @@ class ChordMixin:
             self.backend.chord_done(group_id)
         except Exception:  # the body is already decided; leftovers expire
             logger.exception("Chord %r: could not clear its bookkeeping", group_id)
-
-
-def _chord_error_type() -> type[Exception]:
-    from celery.exceptions import ChordError
-
-    return ChordError  # type: ignore[no-any-return]
 
 
 def _chord_result_expires(backend: ResultBackend) -> float | None:
