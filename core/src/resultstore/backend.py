@@ -281,6 +281,9 @@ class ResultBackend:
         return self.store.as_uri(include_password)
 
     def close(self) -> None:
+        waiter = self.__dict__.get("_waiter")  # resultstore.waiting: stop its push channel first
+        if waiter is not None:
+            waiter.close()
         self.store.close()
 
     def __repr__(self) -> str:
