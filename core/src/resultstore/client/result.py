@@ -295,9 +295,7 @@ class AsyncResult(ResultBase):
                 metas = self.backend.get_many([p.id for p in parents])
                 for parent in parents:
                     self._on_parent(parent, metas[parent.id])
-            if propagate:
-                self.maybe_throw(callback=callback)
-            return self.result
+            return self.maybe_throw(propagate=propagate, callback=callback)
         index = {p.id: p for p in parents}
         ready = waiter(self.backend).iter_ready([*index, self.id], timeout, interval, on_interval,
                                                 self._own_messages(on_message, parents))
@@ -329,9 +327,7 @@ class AsyncResult(ResultBase):
                 metas = await self.backend.aget_many([p.id for p in parents])
                 for parent in parents:
                     self._on_parent(parent, metas[parent.id])
-            if propagate:
-                self.maybe_throw(callback=callback)
-            return self.result
+            return self.maybe_throw(propagate=propagate, callback=callback)
         index = {p.id: p for p in parents}
         ready = waiter(self.backend).aiter_ready([*index, self.id], timeout, interval, on_interval,
                                                  self._own_messages(on_message, parents))
