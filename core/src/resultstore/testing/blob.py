@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar
 
 import pytest
@@ -336,7 +337,7 @@ def chord_stress(url: str, settings: dict[str, Any], *, processes: int = 8, chor
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda g: setup.set_chord_size(g, parts), group_ids))
     # fork is safe here: BlobStore rebuilds SDK clients and thread pools in a new process
-    ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    ctx: Any = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     barrier, out = ctx.Barrier(processes), ctx.Queue()
     started = time.perf_counter()
     procs = [ctx.Process(target=_stress_worker, args=(url, settings, p, processes, group_ids, parts,
@@ -409,29 +410,47 @@ def _join(backend: Any, ids: list[str]) -> dict[str, Any]:
         return {task_id: backend.get_task_meta(task_id) for task_id in ids}
 
 
-def _measure(label: str, backend: Any, n: int) -> dict[str, Any]:
-    ids = [_uid(label) for _ in range(n)]
-    expected = [{"i": t} for t in ids]
-    store_s, _ = _timed(lambda: [backend.mark_as_done(t, {"i": t}) for t in ids])
-    get_s, metas = _timed(lambda: [backend.get_task_meta(t) for t in ids])
-    join_s, joined = _timed(lambda: _join(backend, ids))
-    equal = ([m["result"] for m in metas] == expected
-             and [joined[t]["result"] for t in ids] == expected)
-    return {"store_per_s": round(n / store_s, 1), "get_per_s": round(n / get_s, 1),
-            "join_ms": round(join_s * 1000, 1), "results_equal": equal}
+def _store_all(backend: Any, ids: list[str]) -> None:
+    for task_id in ids:
+        backend.mark_as_done(task_id, {"i": task_id})
 
 
-def compare_with_celery(target: BlobTarget, n: int = 200) -> dict[str, Any]:
+def _get_all(backend: Any, ids: list[str]) -> list[dict[str, Any]]:
+    return [backend.get_task_meta(task_id) for task_id in ids]
+
+
+def compare_with_celery(target: BlobTarget, n: int = 200, rounds: int = 4) -> dict[str, Any]:
     """Store, get and join ``n`` results with our Celery host class and with Celery's backend.
 
-    Both run in this process against the same emulator, one after the other; each
-    reads back what it wrote (``results_equal``).
+    Both run in this process against the same emulator, interleaved in ``rounds`` so that
+    both see the same load (the join is the mean of two); each reads back what it wrote
+    (``results_equal``).
     """
-    figures: dict[str, Any] = {"n": n}
     app = target.celery_app(result_backend_thread_safe=True)
-    for label, backend in (("ours", target.host_class(app=app, url=target.url)),
-                           ("celery", target.celery_backend(app))):
-        figures[label] = _measure(label, backend, n)
+    backends = {"ours": target.host_class(app=app, url=target.url), "celery": target.celery_backend(app)}
+    ids = {label: [_uid(label) for _ in range(n)] for label in backends}
+    spent = {label: {"store": 0.0, "get": 0.0, "join": 0.0} for label in backends}
+    equal = dict.fromkeys(backends, True)
+    step = -(-n // rounds)
+    for start in range(0, n, step):
+        for label, backend in backends.items():
+            chunk = ids[label][start:start + step]
+            seconds, _ = _timed(partial(_store_all, backend, chunk))
+            spent[label]["store"] += seconds
+            seconds, metas = _timed(partial(_get_all, backend, chunk))
+            spent[label]["get"] += seconds
+            equal[label] &= [m["result"] for m in metas] == [{"i": t} for t in chunk]
+    for _ in range(2):
+        for label, backend in backends.items():
+            seconds, joined = _timed(partial(_join, backend, ids[label]))
+            spent[label]["join"] += seconds / 2
+            equal[label] &= [joined[t]["result"] for t in ids[label]] == [{"i": t} for t in ids[label]]
+    figures: dict[str, Any] = {"n": n}
+    for label in backends:
+        figures[label] = {"store_per_s": round(n / spent[label]["store"], 1),
+                          "get_per_s": round(n / spent[label]["get"], 1),
+                          "join_ms": round(spent[label]["join"] * 1000, 1),
+                          "results_equal": equal[label]}
     ours, theirs = figures["ours"], figures["celery"]
     figures["ratio"] = {"store": round(ours["store_per_s"] / theirs["store_per_s"], 2),
                         "get": round(ours["get_per_s"] / theirs["get_per_s"], 2),

@@ -115,7 +115,8 @@ class AzureBlockBlobStore(BlobStore):
             response = self.container.get_blob_client(name).upload_blob(data, **options)
         except (ResourceExistsError, ResourceModifiedError):
             raise PreconditionFailed(f"{name}: condition not met") from None
-        return response.get("etag")  # type: ignore[no-any-return]
+        etag = response.get("etag")
+        return None if etag is None else str(etag)
 
     def delete_blob(self, name: str) -> None:
         try:

@@ -15,13 +15,14 @@ from google.cloud.storage.retry import DEFAULT_RETRY
 
 from resultstore.blob import Blob, BlobInfo, BlobStore, PerProcess, PreconditionFailed
 from resultstore.config import Settings
-from resultstore.errors import ImproperlyConfigured
+from resultstore.errors import BackendError, ImproperlyConfigured
 
 from .config import GCSConfig
 
 __all__ = ["GCSStore"]
 
 _TRANSIENT_STATUS = frozenset({408, 429})
+_VERSIONED_READ_ATTEMPTS = 50
 
 
 def _epoch(value: datetime | None) -> float | None:
@@ -80,19 +81,25 @@ class GCSStore(BlobStore):
 
     # -- object API ------------------------------------------------------------
     def read_blob(self, name: str, need_version: bool = False) -> Blob | None:
-        try:
+        for _ in range(_VERSIONED_READ_ATTEMPTS):
             blob = self.bucket.blob(name)
             options: dict[str, Any] = {}
-            if need_version:
-                meta = self.bucket.get_blob(name, retry=DEFAULT_RETRY)
-                if meta is None:
+            try:
+                if need_version:  # pin the download to the generation we report
+                    meta = self.bucket.get_blob(name, retry=DEFAULT_RETRY)
+                    if meta is None:
+                        return None
+                    options["if_generation_match"] = meta.generation
+                data = blob.download_as_bytes(retry=DEFAULT_RETRY, **options)
+            except api_exceptions.NotFound:
+                if not need_version:
                     return None
-                options["if_generation_match"] = meta.generation
-            data = blob.download_as_bytes(retry=DEFAULT_RETRY, **options)
-        except (api_exceptions.NotFound, api_exceptions.PreconditionFailed):
-            return None if not need_version else self.read_blob(name, need_version)
-        version = options.get("if_generation_match") or blob.generation
-        return Blob(data, None if version is None else str(version))
+                continue  # deleted between the metadata and the download: look again
+            except api_exceptions.PreconditionFailed:
+                continue  # replaced between the metadata and the download: look again
+            version = options.get("if_generation_match") or blob.generation
+            return Blob(data, None if version is None else str(version))
+        raise BackendError(f"{name}: changed on every read ({_VERSIONED_READ_ATTEMPTS} attempts)")
 
     def write_blob(self, name: str, data: bytes, *, expires: float | None = None,
                    if_absent: bool = False, if_version: str | None = None) -> str | None:

@@ -106,7 +106,8 @@ class S3Store(BlobStore):
             params["IfMatch"] = if_version
         for attempt in range(_CONFLICT_RETRIES + 1):
             try:
-                return self.client.put_object(**params).get("ETag")  # type: ignore[no-any-return]
+                etag = self.client.put_object(**params).get("ETag")
+                return None if etag is None else str(etag)
             except botocore.exceptions.ClientError as exc:
                 code, status = _code(exc)
                 if code == "PreconditionFailed" or status == 412:
