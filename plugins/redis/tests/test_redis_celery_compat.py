@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import redis
 from celery import Celery
+from celery._state import _set_task_join_will_block
 from celery.app.task import Context
 from celery.result import AsyncResult, GroupResult
 from redis_servers import Deployment
@@ -229,8 +230,13 @@ def test_mixed_fleet_chords_complete_exactly_once(celery_env: dict[str, Any],
                 ours.chord_done(gid)
 
     before = len(fired)
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(record, jobs))
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(record, jobs))
+    finally:
+        # Celery's eager apply toggles a process-wide "join would block" flag without a
+        # lock; concurrent eager bodies can leave it set, breaking later result.get().
+        _set_task_join_will_block(False)
     theirs_completed = [(gid, res) for gid, res in fired[before:] if gid in groups]
     completions = Counter(gid for gid, _ in ours_completed + theirs_completed)
     assert completions == Counter(groups)  # every chord, exactly once

@@ -157,10 +157,11 @@ def test_interrupted_reply_does_not_desync(backend: resultstore.ResultBackend,
     backend.mark_as_done(task_id, "value")
     original = rc.AbstractConnection.read_response
     calls = {"n": 0}
+    me = threading.get_ident()
 
     def interrupted(self: Any, *args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 1:
+        calls["n"] += threading.get_ident() == me
+        if calls["n"] == 1 and threading.get_ident() == me:
             raise KeyboardInterrupt  # as if Ctrl-C arrived before the reply was read
         return original(self, *args, **kwargs)
 
