@@ -203,6 +203,53 @@ def test_guarded_write_races_keep_the_success(ours: MakeBackend) -> None:
         assert (final["status"], final["result"]) == (states.SUCCESS, "ok")
 
 
+# -- native chords ----------------------------------------------------------------------------------
+def test_chords_exactly_once_with_duplicates_under_contention(ours: MakeBackend) -> None:
+    backends = [ours() for _ in range(4)]
+    groups, size = [_uid() for _ in range(4)], 8
+    for group_id in groups:
+        backends[0].set_chord_size(group_id, size)
+    jobs = [(g, i, copy) for g in groups for i in range(size) for copy in range(2)]
+    completions: list[str] = []
+    lock = threading.Lock()
+
+    def part(job: tuple[str, int, int]) -> None:
+        group_id, index, copy = job
+        parts = backends[(index + copy) % 4].chord_part_return(
+            group_id, f"{group_id}-{index}", index, states.SUCCESS, index)
+        if parts is not None:
+            assert [p.result for p in parts] == list(range(size))
+            with lock:
+                completions.append(group_id)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(part, jobs))
+    assert sorted(completions) == sorted(groups)
+
+
+def test_requests_repeated_after_lost_responses_count_once(ours: MakeBackend) -> None:
+    """botocore retries a request whose response was lost: the second copy must be harmless."""
+    backend = ours()
+    store = _store(backend)
+    real = store.client.update_item
+
+    def delivered_twice(**request: object) -> object:
+        real(**request)  # applied, but its response is lost...
+        return real(**request)  # ...so the caller gets the outcome of botocore's retry
+
+    group_id = _uid()
+    backend.set_chord_size(group_id, 2)
+    assert backend.chord_part_return(group_id, "a", 0, states.SUCCESS, 1) is None
+    store.client.update_item = delivered_twice
+    try:
+        parts = backend.chord_part_return(group_id, "b", 1, states.SUCCESS, 2)
+    finally:
+        del store.client.update_item
+    assert parts is not None and [p.result for p in parts] == [1, 2]
+    backend.chord_done(group_id)
+    assert backend.chord_part_return(group_id, "b", 1, states.SUCCESS, 2) is None
+
+
 # -- URLs, keys, errors ----------------------------------------------------------------------------
 def test_item_ids_round_trip() -> None:
     for key in ("celery-task-meta-abc", "celery-task-meta-it's", 'q"uote', "zażółć-🙂"):

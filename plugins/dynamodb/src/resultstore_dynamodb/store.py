@@ -30,8 +30,9 @@ from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 from resultstore.config import Settings
 from resultstore.errors import BackendStoreError
-from resultstore.spec import Capability, KeyValueStore
+from resultstore.spec import Capability, ChordProgress, KeyValueStore
 
+from .chords import DynamoDBChords
 from .table import COUNT, KEY, TIMESTAMP, TTL, VALUE, ensure_table
 from .url import DynamoDBConfig
 
@@ -72,7 +73,7 @@ class DynamoDBStore(KeyValueStore):
     """DynamoDB through boto3; see the module docstring."""
 
     capabilities = frozenset({Capability.INCR, Capability.BATCH, Capability.GUARDED_SET,
-                              Capability.SCAN})
+                              Capability.SCAN, Capability.CHORD})
 
     def __init__(self, config: DynamoDBConfig, client: Any = None,
                  clock: Callable[[], float] = time.time) -> None:
@@ -84,6 +85,7 @@ class DynamoDBStore(KeyValueStore):
             **self._client_options())
         self._ready = False
         self._lock = threading.Lock()
+        self.chords = DynamoDBChords(self)
 
     def _ensure_table(self) -> None:
         """Create/check the table on first use (constructing a store does no I/O)."""
@@ -141,19 +143,20 @@ class DynamoDBStore(KeyValueStore):
                                         ConsistentRead=True)
         return self._value(response.get("Item"))
 
-    def mget(self, keys: Sequence[str]) -> list[bytes | None]:
+    def batch_get_items(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Raw items by id, ``BatchGetItem`` 100 at a time, unprocessed keys retried."""
         if not self._ready:
             self._ensure_table()
-        ids = list(dict.fromkeys(item_id(k) for k in keys))
-        found: dict[str, bytes | None] = {}
-        for start in range(0, len(ids), BATCH_GET):
+        unique = list(dict.fromkeys(ids))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(unique), BATCH_GET):
             request: dict[str, Any] = {self.table: {
-                "Keys": [{KEY: {"S": i}} for i in ids[start:start + BATCH_GET]],
+                "Keys": [{KEY: {"S": i}} for i in unique[start:start + BATCH_GET]],
                 "ConsistentRead": True}}
             for attempt in range(ATTEMPTS):
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.table, []):
-                    found[item[KEY]["S"]] = self._value(item)
+                    found[item[KEY]["S"]] = item
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
@@ -161,7 +164,11 @@ class DynamoDBStore(KeyValueStore):
             if request:
                 raise BackendStoreError(f"DynamoDB left {len(request[self.table]['Keys'])} keys "
                                         f"unprocessed after {ATTEMPTS} attempts (throttled?).")
-        return [found.get(item_id(k)) for k in keys]
+        return found
+
+    def mget(self, keys: Sequence[str]) -> list[bytes | None]:
+        items = self.batch_get_items([item_id(k) for k in keys])
+        return [self._value(items.get(item_id(k))) for k in keys]
 
     def set(self, key: str, value: bytes, ttl: float | None) -> None:
         if not self._ready:
@@ -244,6 +251,29 @@ class DynamoDBStore(KeyValueStore):
             ExpressionAttributeNames=names, ExpressionAttributeValues=values,
             ReturnValues="UPDATED_NEW")
         return int(response["Attributes"][COUNT]["N"])
+
+    # -- chords (see resultstore_dynamodb.chords) ------------------------------------
+    def chord_set_size(self, group_key: str, size: int, ttl: float | None) -> None:
+        if not self._ready:
+            self._ensure_table()
+        self.chords.set_size(group_key, size, ttl)
+
+    def chord_add(self, group_key: str, member: str, index: int | None, value: bytes,
+                  ttl: float | None) -> ChordProgress:
+        if not self._ready:
+            self._ensure_table()
+        return self.chords.add(group_key, member, index, value, ttl)
+
+    def chord_grow(self, group_key: str, by: int, ttl: float | None) -> None:
+        if not self._ready:
+            self._ensure_table()
+        self.chords.grow(group_key, by, ttl)
+
+    def chord_parts(self, group_key: str) -> list[bytes]:
+        return self.chords.parts(group_key)
+
+    def chord_clear(self, group_key: str) -> None:
+        self.chords.clear(group_key)
 
     def scan(self, prefix: str) -> Iterator[str]:
         """Keys starting with ``prefix`` (a full table Scan: for listing and tools only)."""
