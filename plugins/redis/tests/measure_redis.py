@@ -7,6 +7,7 @@ One redis-server, one process, same payloads.  ``bench/`` has the full suite.
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -87,7 +88,8 @@ def main(n: int = 2000) -> None:
     import resultstore
     from resultstore.waiting import waiter
 
-    server = start_redis(Path(tempfile.mkdtemp(prefix="rs-redis-measure-")))
+    workdir = Path(tempfile.mkdtemp(prefix="rs-redis-measure-"))
+    server = start_redis(workdir)
     try:
         url = f"redis://127.0.0.1:{server.port}/0"
         raw = redis.Redis(port=server.port)
@@ -145,6 +147,7 @@ def main(n: int = 2000) -> None:
         raw.close()
     finally:
         server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
