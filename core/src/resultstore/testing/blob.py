@@ -272,6 +272,8 @@ class BlobStoreSuite(ConformanceSuite):
 
     # -- secrets --------------------------------------------------------------------------
     def test_secrets_never_shown(self, blob_target: BlobTarget, backend: ResultBackend) -> None:
+        if not blob_target.secrets:
+            pytest.skip("nothing secret in this store's settings (credentials come from the SDK)")
         store = self._store(backend)
         shown = [backend.as_uri(), repr(backend), repr(store), str(store.__dict__.get("config"))]
         for secret in blob_target.secrets:
