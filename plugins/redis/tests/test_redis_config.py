@@ -147,6 +147,13 @@ def test_retry_predicate_and_policy() -> None:
     store.close()
 
 
+def test_unreachable_cluster_is_transient_and_lazy() -> None:
+    backend = resultstore.connect("rediscluster://127.0.0.1:1")  # builds without connecting
+    with pytest.raises(BackendStoreError, match="result_backend_always_retry"):
+        backend.mark_as_done("x", 1)
+    backend.close()
+
+
 def test_chord_ordering_option() -> None:
     assert opts("redis://h").chord_ordered is True
     assert opts("redis://h", result_backend_transport_options={

@@ -129,7 +129,6 @@ class RedisStore(KeyValueStore):
     def __init__(self, options: RedisOptions, *, expires: float | None = 86400,
                  claim_expires: int = 6, publish_claim_expires: int = 12) -> None:
         self.options = options
-        self.client: Any = sync_client(options)
         self.cluster = options.kind == "cluster"
         self.hash_tags = self.cluster and options.cluster_hash_tags
         if self.cluster and not self.hash_tags and Capability.CHORD in self.capabilities:
@@ -137,6 +136,8 @@ class RedisStore(KeyValueStore):
                 "Celery's chord keys of one chord live in different cluster slots: use "
                 "RedisStore.from_url (it counts chord parts with INCR there) or the transport "
                 "option cluster_hash_tags=True.")
+        self._client: Any = None
+        self._client_lock = threading.Lock()
         self.expires = expires
         self.claim_expires = int(claim_expires)
         self.publish_claim_expires = max(int(publish_claim_expires), self.claim_expires)
@@ -169,6 +170,16 @@ class RedisStore(KeyValueStore):
 
     # -- basic ----------------------------------------------------------------------
     # -- transport: the direct per-thread connection, or redis-py's client ------------
+    @property
+    def client(self) -> Any:
+        """The redis-py client, opened on first use (a cluster client connects when built,
+        and a Celery app must start even while Redis is down)."""
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = sync_client(self.options)
+        return self._client
+
     def _new_connection(self) -> Any:
         pool = self.client.connection_pool
         return pool.connection_class(**pool.connection_kwargs)
@@ -384,6 +395,8 @@ class RedisStore(KeyValueStore):
         """Connection and timeout errors (and ``additional_connection_errors``) are transient."""
         if isinstance(exc, _NEVER_TRANSIENT):
             return False
+        if isinstance(exc, redis.exceptions.RedisClusterException):  # no node reachable yet
+            return isinstance(exc.__cause__, self._transient)
         return isinstance(exc, self._transient)
 
     def as_uri(self, include_password: bool = False) -> str:
@@ -406,6 +419,8 @@ class RedisStore(KeyValueStore):
             subscriber.close()
         if self._direct is not None:
             self._direct.close()
+        if self._client is None:
+            return
         if self.cluster:
             self.client.close()
         else:
