@@ -217,17 +217,15 @@ def test_waits_survive_a_broker_connection_reset(
         meta=resultstore.AsyncResult(task_id, waiter_side).get(timeout=20, propagate=False)))
     thread.start()
     store = waiter_side.store
-    deadline = time.monotonic() + 5
-    while not store.consuming:  # type: ignore[attr-defined]
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    assert rabbitmq.ctl("close_all_connections", "test").returncode == 0
     deadline = time.monotonic() + 10
-    while store.consuming:  # type: ignore[attr-defined]  # the consumer noticed ...
+    while not (store.consuming and store._consumer):  # type: ignore[attr-defined]
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    while not store.consuming:  # type: ignore[attr-defined]  # ... and consumes again
-        assert time.monotonic() < deadline
+    consumer = store._consumer  # type: ignore[attr-defined]
+    assert consumer.connections == 1
+    assert rabbitmq.ctl("close_all_connections", "test").returncode == 0
+    while consumer.connections < 2 or not store.consuming:  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, "the consumer did not reconnect"
         time.sleep(0.02)
     writer.mark_as_done(task_id, "after the reset")
     thread.join(15)

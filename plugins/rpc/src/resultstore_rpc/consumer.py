@@ -62,6 +62,8 @@ class ReplyConsumer:
         self._closed = threading.Event()
         self._connection: kombu.Connection | None = None
         self._start_errors: list[BaseException] = []
+        #: Connections opened so far (1 + reconnects); for inspection and tests.
+        self.connections = 0
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._run, name="resultstore-rpc-consumer",
                                         daemon=True)
@@ -136,6 +138,7 @@ class ReplyConsumer:
                             type(exc).__name__, exc, delay)
                 self._closed.wait(delay)
                 continue
+            self.connections += 1
             self._started.set()
             if connected_before:
                 try:

@@ -32,7 +32,7 @@ import kombu.exceptions
 
 from resultstore.codec import get_serializer
 from resultstore.config import Settings
-from resultstore.errors import NotSupported
+from resultstore.errors import NotSupported, ResultStoreError
 from resultstore.keys import Keyspace
 from resultstore.spec import Capability, KeyValueStore, MessageHandler
 
@@ -133,6 +133,7 @@ class RPCStore(KeyValueStore):
         self._queues_lock = threading.Lock()
         self._link = _Link(lambda **overrides: self.connect(**overrides))
         self._consumer: Any = None  # the ReplyConsumer, while one exists
+        self._closed = False
         #: True while the consumer thread receives every reply queue (polls then stay off).
         self.consuming = False
         _STORES.add(self)
@@ -324,6 +325,8 @@ class RPCStore(KeyValueStore):
         from .consumer import ReplyConsumer
 
         with self._consumer_lock:  # not the I/O lock: the new thread takes that one to start
+            if self._closed:
+                raise ResultStoreError("This rpc store is closed.")
             if self._consumer is not None:
                 self._consumer.close()
             self._consumer = ReplyConsumer(self, on_message, on_reconnect)
@@ -351,7 +354,9 @@ class RPCStore(KeyValueStore):
 
     def close(self) -> None:
         """Stop consuming (RabbitMQ then deletes the auto-delete reply queue) and disconnect."""
-        consumer = self._consumer
+        with self._consumer_lock:  # waits for a consumer being started, then stops it
+            self._closed = True
+            consumer, self._consumer = self._consumer, None
         if consumer is not None:
             consumer.close()
         with self._io_lock:
@@ -363,8 +368,7 @@ class RPCStore(KeyValueStore):
         self._consumer_lock = threading.Lock()
         self._queues_lock = threading.Lock()
         self._link.drop()
-        self._consumer = None
-        self.consuming = False
+        self.consuming = False  # the consumer (if any) restarts on its next subscription
         self._reply_to = None
         self._extra_queues = []
         self.buffer.clear()
