@@ -25,6 +25,7 @@ SERVERS = {
     "redis": {"redis-server": "redis-server", "redis-sentinel": "redis-sentinel",
               "redis-cli": "redis-tools", "openssl": "openssl"},
     "cache": {"memcached": "memcached"},
+    "database": {"/usr/lib/postgresql/15/bin/postgres": "postgresql-15"},
     "rpc": {"rabbitmq-server": "rabbitmq-server"},
 }
 #: npm packages providing a plugin's emulator (binary checked, installed under .nox/npm).
