@@ -51,7 +51,6 @@ def backend_class() -> type:
 class TestCountingStoreWithPreforkWorker(CanvasScenarios):
     """Every scenario, with chords completed by the last header part."""
 
-    grows_chords = False  # parts are kept by group_index, which add_to_chord reuses
 
     def test_result_extended_fields(self, app: Any) -> None:
         result = app.tasks["ci.add"].apply_async((2, 5), kwargs={})

@@ -3,8 +3,8 @@
 Exactly one caller learns that the chord is complete.  Stores declaring
 ``Capability.CHORD`` do it natively and atomically (Redis: Celery 5.7's Lua
 protocol; SQL: a counter row), whichever their shape.  Key/value stores with
-only ``INCR`` get :class:`IncrChords` (an atomic counter plus one key per part:
-correct unless the broker redelivers a finished part).
+only ``INCR`` get :class:`IncrChords` (atomic counters plus one key per part:
+correct unless the broker redelivers a part that was already counted).
 Stores with neither cannot count; hosts then poll (Celery's ``chord_unlock``).
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from . import states
 from .codec import Codec
-from .errors import ChordError, InvalidTaskId
+from .errors import ChordError
 from .keys import Keyspace
 from .spec import Capability, KeyValueStore, MetaStore
 
@@ -98,7 +98,16 @@ class NativeChords(ChordAccounting):
 
 
 class IncrChords(ChordAccounting):
-    """Counter ``chord-unlock-<gid>`` + size ``<G>.s`` + one key ``<G>.j.<index>`` per part."""
+    """Atomic counters only: a slot per part, then a completion count.
+
+    Keys: ``<G>.s`` size, ``<G>.t`` growth (``add_to_chord``), ``<G>.n`` slot counter,
+    ``<G>.j.<slot>`` one part each, ``chord-unlock-<gid>`` completed-writes counter
+    (Celery's generic name).  A part takes a slot, writes its value, *then* counts itself, so the caller that
+    brings the count to the size finds every slot written.  Correct for parts
+    added with ``add_to_chord`` and parts without ``group_index``; a part the
+    broker redelivers after it was counted is counted twice (no deduplication
+    without ``Capability.CHORD``).
+    """
 
     store: KeyValueStore
 
@@ -107,33 +116,39 @@ class IncrChords(ChordAccounting):
 
     def add(self, group_id: str, task_id: str, index: int | None, state: str,
             result: Any) -> list[ChordPart] | None:
-        if index is None:
-            raise InvalidTaskId(
-                "Chords on a store without native chords need the part's group_index."
-            )
-        self.store.set(self.keys.group(group_id, f".j.{index}"),
-                       self.encode_part(task_id, state, result), self.expires)
+        slot = self.store.incr(self.keys.group(group_id, ".n"), self.expires)
+        order = b"-" if index is None else str(index).encode()
+        self.store.set(self.keys.group(group_id, f".j.{slot}"),
+                       order + b":" + self.encode_part(task_id, state, result), self.expires)
         count = self.store.incr(self.keys.chord(group_id), self.expires)
-        raw_size = self.store.get(self.keys.group(group_id, ".s"))
-        if raw_size is None or count != int(raw_size):
+        raw_size, raw_growth = self.store.mget([self.keys.group(group_id, ".s"),
+                                                self.keys.group(group_id, ".t")])
+        if raw_size is None or count != int(raw_size) + int(raw_growth or 0):
             return None
-        size = int(raw_size)
-        payloads = self.store.mget([self.keys.group(group_id, f".j.{i}") for i in range(size)])
-        missing = [i for i, p in enumerate(payloads) if p is None]
+        payloads = self.store.mget([self.keys.group(group_id, f".j.{i}") for i in range(1, count + 1)])
+        missing = [i for i, p in enumerate(payloads, 1) if p is None]
         if missing:
-            raise ChordError(f"Chord {group_id}: parts {missing[:10]} are missing (expired?).")
-        return [self.decode_part(p) for p in payloads if p is not None]
+            raise ChordError(f"Chord {group_id}: parts in slots {missing[:10]} are missing (expired?).")
+        ordered = sorted((_order_of(p), slot) for slot, p in enumerate(payloads) if p is not None)
+        return [self.decode_part(payloads[slot].partition(b":")[2])  # type: ignore[union-attr]
+                for _, slot in ordered]
 
     def grow(self, group_id: str, by: int = 1) -> None:
-        key = self.keys.group(group_id, ".s")
-        raw = self.store.get(key)
-        self.store.set(key, str(int(raw or 0) + by).encode(), self.expires)
+        key = self.keys.group(group_id, ".t")
+        for _ in range(by):
+            self.store.incr(key, self.expires)
 
     def clear(self, group_id: str) -> None:
-        raw = self.store.get(self.keys.group(group_id, ".s"))
-        size = int(raw) if raw is not None else 0
-        self.store.delete_many([self.keys.group(group_id, ".s"), self.keys.chord(group_id)]
-                               + [self.keys.group(group_id, f".j.{i}") for i in range(size)])
+        raw = self.store.get(self.keys.group(group_id, ".n"))
+        slots = int(raw) if raw is not None else 0
+        self.store.delete_many([self.keys.group(group_id, suffix) for suffix in (".s", ".t", ".n")]
+                               + [self.keys.chord(group_id)]
+                               + [self.keys.group(group_id, f".j.{i}") for i in range(1, slots + 1)])
+
+
+def _order_of(payload: bytes) -> float:
+    order = payload.partition(b":")[0]
+    return float("inf") if order == b"-" else float(order)
 
 
 def chord_accounting(store: Any, codec: Codec, keys: Keyspace,

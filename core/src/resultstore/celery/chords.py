@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import states
 from ..backend import ResultBackend
-from ..chords import ChordPart, NativeChords
+from ..chords import ChordPart
 from ._compat import celery_chord_error, chord_error_with_cause
 
 __all__ = ["ChordMixin"]
@@ -43,17 +43,16 @@ class ChordMixin:
             self.backend.set_chord_size(group_id, chord_size)
 
     def add_to_chord(self, group_id: str, result: Any) -> None:
-        """``Task.add_to_chord``: expect one more part (stores with native chords).
+        """``Task.add_to_chord``: expect one more part (stores that count parts).
 
-        The added task shares its parent's ``group_index``; only native part
-        sets keep both (by task id), so other stores refuse, as Celery's
-        generic backends do.
+        Stores that cannot count are joined by ``celery.chord_unlock`` over a
+        fixed header, so they refuse, as Celery's generic backends do.
         """
-        if not isinstance(self.backend.chords, NativeChords):
+        if not self.backend.supports_native_chords:
             raise NotImplementedError(
-                f"{type(self.backend.store).__name__} has no native chord part set (its chords "
-                f"are counted by index or joined by celery.chord_unlock over a fixed header); "
-                f"add_to_chord needs a store with native chords (e.g. redis, file).")
+                f"{type(self.backend.store).__name__} cannot count chord parts (its chords are "
+                f"joined by celery.chord_unlock over a fixed header); add_to_chord needs a store "
+                f"with chord_add or incr (e.g. redis, file, memcached).")
         self.backend.add_to_chord(group_id)
 
     def apply_chord(self, header_result_args: Sequence[Any], body: Any, **kwargs: Any) -> None:
