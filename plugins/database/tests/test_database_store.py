@@ -54,6 +54,14 @@ def test_hostile_exception_row_is_refused(pg: MakeBackend) -> None:
         backend.get_task_meta(task_id)
 
 
+def test_row_with_unknown_exception_class_gets_standin(pg: MakeBackend) -> None:
+    backend, task_id = pg(), _uid()
+    gone = {"exc_type": "VanishedError", "exc_module": "no_such_module_xyz", "exc_message": ["x"]}
+    _put_raw(backend, task_id, states.FAILURE, json_dumps(gone))
+    exc = backend.get_task_meta(task_id)["result"]
+    assert type(exc).__name__ == "VanishedError" and exc.args == ("x",)
+
+
 def test_undecodable_row_is_decode_error(pg: MakeBackend) -> None:
     backend, task_id = pg(), _uid()
     _put_raw(backend, task_id, states.SUCCESS, b"\xff\xfe not json")
