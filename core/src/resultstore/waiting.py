@@ -35,6 +35,7 @@ import asyncio
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from queue import Empty, SimpleQueue
@@ -179,6 +180,16 @@ class _AsyncWatch(_Watch):
         return items
 
 
+class _ReadBatch:
+    """The ids asyncio waits of one loop iteration read together, and the shared outcome."""
+
+    __slots__ = ("future", "ids")
+
+    def __init__(self, future: asyncio.Future[dict[str, Meta]]) -> None:
+        self.future = future
+        self.ids: dict[str, None] = {}
+
+
 class _Pass:
     """The bookkeeping of one wait, shared by the sync and asyncio loops."""
 
@@ -248,7 +259,8 @@ class Waiter:
         self._subscriber: Subscriber | None = None
         self._subscribed: set[str] = set()
         self._queued: list[tuple[frozenset[str], bool]] = []
-        self._kicks: set[asyncio.AbstractEventLoop] = set()
+        # loops with a kick pending (weakly: a loop that dies before its kick is forgotten)
+        self._kicks: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
         self._wakeup = threading.Condition(self._lock)
         self._flushing = False
         self._idle = threading.Event()
@@ -256,6 +268,8 @@ class Waiter:
         self._closed = False
         self._wake_lock = threading.Lock()
         self._wakes: dict[asyncio.AbstractEventLoop, list[_AsyncWatch]] = {}
+        self._reads: dict[asyncio.AbstractEventLoop, _ReadBatch] = {}
+        self._read_tasks: set[asyncio.Task[None]] = set()
 
     # -- sync --------------------------------------------------------------------
     def wait(self, task_id: str, timeout: float | None = None, interval: float = 0.5,
@@ -329,7 +343,7 @@ class Waiter:
         if not ids:
             return
         state = _Pass(ids, timeout, interval, self.poll_cap, on_message)
-        metas = await self.backend.aget_many(ids)
+        metas = await self._aread(ids)
         for item in state.ready(((t, metas[t]) for t in ids), pushed=False):
             yield item
         if not state.pending:
@@ -344,7 +358,7 @@ class Waiter:
                 polling = watch.polling or not push
                 items = await watch.take(state.tick(polling, on_interval))
                 if (watch.polling or not push) and state.pending:
-                    items.extend((await self.backend.aget_many(sorted(state.pending))).items())
+                    items.extend((await self._aread(sorted(state.pending))).items())
                     state.backoff()
                 for item in state.ready(items, pushed=not polling):
                     yield item
@@ -355,6 +369,39 @@ class Waiter:
                 freed = self._unregister(watch)
                 if freed:
                     self._enqueue(freed, False, watch.loop)
+
+    async def _aread(self, task_ids: list[str]) -> dict[str, Meta]:
+        """Read metas with ``aget_many``, sharing one read among the waits of a loop iteration.
+
+        10,000 waits started together cost one batched read instead of 10,000
+        (and one connection instead of a pool's worth).
+        """
+        loop = asyncio.get_running_loop()
+        batch = self._reads.get(loop)
+        if batch is None:
+            batch = self._reads[loop] = _ReadBatch(loop.create_future())
+            loop.call_soon(self._start_read, loop)
+        batch.ids.update(dict.fromkeys(task_ids))
+        metas = await asyncio.shield(batch.future)
+        return {task_id: metas[task_id] for task_id in task_ids}
+
+    def _start_read(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._reads.pop(loop)
+        task = loop.create_task(self._run_read(batch))
+        self._read_tasks.add(task)  # the loop only keeps weak references to tasks
+        task.add_done_callback(self._read_tasks.discard)
+
+    async def _run_read(self, batch: _ReadBatch) -> None:
+        try:
+            metas = await self.backend.aget_many(list(batch.ids))
+        except asyncio.CancelledError:
+            batch.future.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 - every wait sharing the read raises it
+            batch.future.set_exception(exc)
+            batch.future.exception()  # retrieved by the waits; never "exception never retrieved"
+        else:
+            batch.future.set_result(metas)
 
     # -- registry ----------------------------------------------------------------
     @property
