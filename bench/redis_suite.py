@@ -27,9 +27,10 @@ def _celery_backend(url: str):
     from celery import Celery
     from celery.backends.redis import RedisBackend
 
-    app = Celery("bench", broker="memory://", set_as_current=False)
-    app.conf.result_backend = url
-    return app, RedisBackend(app=app, url=url)
+    # Celery's own class, explicitly: with resultstore-redis installed, "redis://" loads ours.
+    app = Celery("bench", broker="memory://", backend=RedisBackend, set_as_current=False)
+    backend = RedisBackend(app=app, url=url)
+    return app, backend
 
 
 def run(report: Report, quick: bool = False) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import resultstore
+from resultstore.testing import opened_backends
 
 
 @pytest.fixture
@@ -24,13 +25,5 @@ def file_url(result_dir: Path) -> str:
 
 @pytest.fixture
 def make_file_backend(file_url: str) -> Iterator[Callable[..., resultstore.ResultBackend]]:
-    opened: list[resultstore.ResultBackend] = []
-
-    def make(url: str = file_url, **settings: object) -> resultstore.ResultBackend:
-        backend = resultstore.connect(url, **settings)
-        opened.append(backend)
-        return backend
-
-    yield make
-    for backend in opened:
-        backend.close()
+    with opened_backends(file_url) as open_backend:
+        yield open_backend

@@ -11,20 +11,15 @@ extra settings::
     class TestMyStore(ConformanceSuite):
         @pytest.fixture
         def make_backend(self, my_server_url):
-            opened = []
-            def make(**settings):
-                backend = resultstore.connect(my_server_url, **settings)
-                opened.append(backend)
-                return backend
-            yield make
-            for backend in opened:
-                backend.close()
+            with opened_backends(my_server_url) as open_backend:
+                yield open_backend
 
 Tests that need a capability the store does not declare are skipped by
 declaration (``requires(Capability.X)``), never by catching errors.
 """
 
 from .faults import CallCounter, FlakyStore
+from .opening import opened_backends
 from .suite import ConformanceSuite, requires
 
-__all__ = ["ConformanceSuite", "requires", "FlakyStore", "CallCounter"]
+__all__ = ["ConformanceSuite", "requires", "FlakyStore", "CallCounter", "opened_backends"]
