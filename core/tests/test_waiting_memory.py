@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 import uuid
@@ -226,3 +227,27 @@ def test_pushed_state_changes_reach_on_message(backend: ResultBackend) -> None:
                                 on_message=lambda m: seen.append((m["status"], m["result"])))
     assert meta["result"] == "end"
     assert seen[-3:] == [("PROGRESS", {"done": 1}), ("PROGRESS", {"done": 2}), ("SUCCESS", "end")]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_starts_with_a_fresh_waiter(backend: ResultBackend) -> None:
+    w = waiter(backend)
+    pending = _uid()
+    thread = threading.Thread(target=lambda: w.wait(pending, timeout=10))
+    thread.start()
+    _until(lambda: pending in w.subscribed)
+    pid = os.fork()
+    if pid == 0:  # child: nothing of the parent's waits, and waiting works
+        code = 1
+        try:
+            fresh = _uid()
+            threading.Timer(0.05, backend.mark_as_done, (fresh, "child")).start()
+            clean = w.waited == frozenset() and w.subscribed == frozenset()
+            code = 0 if clean and w.wait(fresh, timeout=5)["result"] == "child" else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    backend.mark_as_done(pending, "parent")
+    thread.join(10)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert w.waited == frozenset() and w.subscribed == frozenset()

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 import weakref
@@ -64,6 +65,23 @@ _MIN_DELAY = 0.001
 #: Seconds the subscription helper thread stays around after its last job.
 _LINGER = 2.0
 _CREATE_LOCK = threading.Lock()
+
+
+#: Every live waiter, so a forked child can reset them (see ``_after_fork``).
+_WAITERS: weakref.WeakSet[Waiter] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    """In a forked child the parent's subscriber thread and waits do not exist: start afresh.
+
+    The inherited subscriber is dropped, not closed: its connection is the parent's.
+    """
+    for found in list(_WAITERS):
+        found._init_state()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def waiter(backend: ResultBackend) -> Waiter:
@@ -253,6 +271,11 @@ class Waiter:
         self.push = isinstance(store, KeyValueStore) and Capability.SUBSCRIBE in backend.capabilities
         #: Upper bound of the polling backoff (``resultstore_poll_interval_max``).
         self.poll_cap = float(backend.settings["resultstore_poll_interval_max"])
+        self._init_state()
+        _WAITERS.add(self)
+
+    def _init_state(self) -> None:
+        """Fresh locks and bookkeeping (at creation, and in a forked child)."""
         self._lock = threading.Lock()
         self._watches: dict[str, list[_Watch]] = {}
         self._sub_lock = threading.Lock()
