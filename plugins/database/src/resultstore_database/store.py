@@ -201,6 +201,8 @@ class DatabaseStore(MetaStore):
 
     # -- task metas -------------------------------------------------------------
     def _write(self, task_id: str, meta: Mapping[str, Any], guarded: bool) -> bool:
+        if not self._prepared:
+            self.prepare()  # settles which columns exist before the row is built
         row = meta_to_row(meta, self.encode_value, self._task_columns)
         values = {"task_id": _check_id(str(task_id)), **row}
         with self._single() if self._one_statement_upsert() else self._begin() as conn:
