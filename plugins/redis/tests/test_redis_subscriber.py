@@ -154,3 +154,25 @@ def test_close_stops_the_reader_thread(backend: resultstore.ResultBackend) -> No
     subscriber.close()
     time.sleep(0.05)
     assert {t.ident for t in threading.enumerate()} <= before | {None}
+
+
+def test_push_works_without_hiredis(redis_plain: Deployment) -> None:
+    """redis-py 8 refuses RESP2 pub/sub with maintenance notifications unless hiredis is there."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import sys, threading
+        sys.modules["hiredis"] = None  # as on a machine without the optional hiredis
+        import resultstore
+        from resultstore.waiting import waiter
+        backend = resultstore.connect({redis_plain.url!r})
+        threading.Timer(0.2, backend.mark_as_done, ("no-hiredis", 7)).start()
+        print(waiter(backend).wait("no-hiredis", timeout=5, interval=30)["result"])
+        backend.close()
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "7"
+    assert "pub/sub connect failed" not in out.stderr

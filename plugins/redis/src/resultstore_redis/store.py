@@ -375,6 +375,9 @@ class RedisStore(KeyValueStore):
         kwargs = dict(pool.connection_kwargs)
         kwargs["protocol"] = 2
         kwargs.pop("health_check_interval", None)
+        if "maint_notifications_config" in kwargs:
+            # redis-py 8 refuses maintenance notifications on a RESP2 connection without hiredis.
+            kwargs["maint_notifications_config"] = None
         return pool.connection_class(**kwargs)
 
     def subscriber(self, on_message: MessageHandler,
