@@ -145,3 +145,22 @@ def test_equality_and_hash_match_celery(app: Any, ours: ResultBackend) -> None:
     te.revoke()
     me.revoke()
     assert (me.state, type(me.result).__name__) == (te.state, type(te.result).__name__)
+
+
+@pytest.mark.parametrize(("kind", "method"), [
+    ("AsyncResult", "get"), ("AsyncResult", "maybe_throw"), ("AsyncResult", "collect"),
+    ("AsyncResult", "iterdeps"), ("AsyncResult", "build_graph"), ("AsyncResult", "revoke"),
+    ("AsyncResult", "then"), ("ResultSet", "get"), ("ResultSet", "join"),
+    ("ResultSet", "join_native"), ("ResultSet", "iter_native"), ("ResultSet", "revoke"),
+    ("GroupResult", "save"), ("GroupResult", "delete"), ("EagerResult", "get"),
+])
+def test_positional_parameters_match_celery(kind: str, method: str) -> None:
+    import inspect
+
+    theirs = [p for p in inspect.signature(getattr(getattr(celery_result, kind), method)).parameters
+              if p not in {"self", "EXCEPTION_STATES", "PROPAGATE_STATES", "kwargs"}]
+    mine = {"AsyncResult": AsyncResult, "ResultSet": ResultSet, "GroupResult": GroupResult,
+            "EagerResult": EagerResult}[kind]
+    ours_params = [p for p in inspect.signature(getattr(mine, method)).parameters
+                   if p not in {"self", "kwargs"}]
+    assert ours_params[:len(theirs)] == theirs

@@ -415,7 +415,9 @@ class AsyncResult(ResultBase):
             value = _get(node)
         return value
 
-    def build_graph(self, intermediate: bool = False) -> DependencyGraph[ResultBase]:
+    def build_graph(self, intermediate: bool = False, formatter: Any = None
+                    ) -> DependencyGraph[ResultBase]:
+        """The result tree as a :class:`DependencyGraph` (``formatter``: accepted, unused)."""
         graph: DependencyGraph[ResultBase] = DependencyGraph()
         for parent, node in self.iterdeps(intermediate=intermediate):
             graph.add_arc(node)
