@@ -139,6 +139,28 @@ def test_adds_its_columns_to_a_table_celery_created(open_backend: MakeBackend,
     assert backend.get_task_meta("t")["parent_id"] == "p"
 
 
+def test_without_alter_permission_it_works_without_its_columns(
+        open_backend: MakeBackend, fresh_pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    role = f"limited_{uuid.uuid4().hex[:8]}"
+    celery = CeleryDatabaseBackend(app=Celery("owner", set_as_current=False), url=fresh_pg_url)
+    celery.mark_as_done("by-celery", 1)  # Celery's tables, owned by postgres
+    celery.session_manager.invalidate(celery.url)
+    engine = sa.create_engine(fresh_pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            f"CREATE ROLE {role} LOGIN; GRANT USAGE, CREATE ON SCHEMA public TO {role}; "
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}; "
+            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"))
+    engine.dispose()
+    limited = fresh_pg_url.replace("postgres@", f"{role}@", 1)
+    backend = open_backend(f"db+{limited}")
+    assert "Cannot add column group_id" in caplog.text
+    backend.mark_as_done("ours", 2, request=type("R", (), {"parent_id": "p", "group": "g"})())
+    assert backend.get_task_meta("ours")["result"] == 2
+    assert "parent_id" not in backend.get_task_meta("ours", cache=False)
+    assert backend.get_task_meta("by-celery")["result"] == 1
+
+
 def test_short_lived_sessions_use_no_pool_and_callback_runs(pg_url: str) -> None:
     seen: list[sa.Engine] = []
     backend = resultstore.connect(f"db+{pg_url}", database_short_lived_sessions=True,
