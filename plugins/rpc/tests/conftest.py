@@ -52,11 +52,6 @@ def make_rpc_backend(broker_url: str) -> Iterator[Callable[..., resultstore.Resu
         backend.close()
 
 
-def worker_config(broker_url: str, queue: str, backend: str, **extra: Any) -> dict[str, Any]:
-    return {"broker_url": broker_url, "result_backend": backend, "task_default_queue": queue,
-            **extra}
-
-
 @pytest.fixture(scope="session")
 def start_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Worker]]:
     """Start ``celery worker`` processes; all are stopped at the end of the session."""

@@ -104,6 +104,12 @@ class RabbitMQ:
         return {q["name"]: q for q in json.loads(out.stdout or "[]")}
 
 
+def worker_config(broker_url: str, queue: str, backend: str, **extra: Any) -> dict[str, Any]:
+    """The app config of a test worker (or client): broker, result backend, its queue."""
+    return {"broker_url": broker_url, "result_backend": backend, "task_default_queue": queue,
+            **extra}
+
+
 class Worker:
     """A ``celery worker`` subprocess of ``rpc_worker`` configured by JSON; ready on its banner."""
 

@@ -20,8 +20,7 @@ import pytest
 from celery import Celery, chord, group
 from celery.backends.rpc import RPCBackend as CeleryRPCBackend
 from celery.exceptions import ChordError
-from conftest import worker_config
-from rpc_support import RabbitMQ, Worker
+from rpc_support import RabbitMQ, Worker, worker_config
 from rpc_tasks import CELERYS, OURS, RpcBoom, make_app
 
 import resultstore

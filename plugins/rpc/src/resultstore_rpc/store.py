@@ -234,7 +234,8 @@ class RPCStore(KeyValueStore):
         name = self.reply_to
 
         def send(channel: Any) -> None:
-            self._declare(channel, name)
+            self.queue(name)(channel).declare()  # each time: an expired queue would drop it
+            self._link.declared.add(name)
             args = publish_args(value, self.serializer)
             kombu.Producer(channel, auto_declare=False).publish(
                 args.pop("body"), exchange="", routing_key=name, correlation_id=task_id,
@@ -279,8 +280,9 @@ class RPCStore(KeyValueStore):
             for name in names:
                 self._declare(channel, name)
                 queue = self.queue(name)(channel)
-                while (message := queue.get(no_ack=True)) is not None:
+                while (message := queue.get(no_ack=False)) is not None:
                     self.accept_message(message)
+                    message.ack()  # only once buffered: a lost connection requeues it
                     taken += 1
             return taken
 
