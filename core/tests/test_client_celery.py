@@ -29,7 +29,9 @@ class InteropError(Exception):
 @pytest.fixture
 def app() -> Iterator[Any]:
     app = Celery("interop", set_as_current=False)
-    app.conf.result_backend = "cache+memory://"
+    # Celery's own class by path: an installed resultstore-cache takes over "cache+memory://".
+    app.conf.result_backend = "celery.backends.cache:CacheBackend"
+    app.conf.cache_backend = "memory://"
     yield app
     app.close()
 
