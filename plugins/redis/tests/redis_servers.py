@@ -15,6 +15,7 @@ from typing import Any
 import redis
 
 import resultstore
+from resultstore.testing import opened_backends
 from resultstore.testing.servers import ServerProcess, free_port
 
 REDIS = ["redis-server", "--port", "{port}", "--bind", "127.0.0.1", "--save", "",
@@ -68,14 +69,6 @@ def start_redis(workdir: Path, *extra: str, password: str | None = None,
 
 
 def opened(deployment: Deployment) -> Iterator[Callable[..., resultstore.ResultBackend]]:
-    """A ``make_backend`` factory that closes what it opened."""
-    backends: list[resultstore.ResultBackend] = []
-
-    def make(**settings: Any) -> resultstore.ResultBackend:
-        backend = deployment.connect(**settings)
-        backends.append(backend)
-        return backend
-
-    yield make
-    for backend in backends:
-        backend.close()
+    """A ``make_backend`` factory on ``deployment`` that closes what it opened."""
+    with opened_backends(deployment.url, **deployment.settings) as open_backend:
+        yield open_backend

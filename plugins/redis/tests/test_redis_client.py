@@ -1,0 +1,21 @@
+"""The client kit (AsyncResult, ResultSet, GroupResult, waiting) on a real Redis server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from redis_servers import Deployment, opened
+
+import resultstore
+from resultstore.testing.client_suite import ClientSuite
+
+
+class TestRedisClient(ClientSuite):
+    #: 10,000 concurrent asyncio waiters run on memory:// in core; here the same test on one
+    #: real pub/sub connection, smaller to keep the suite inside its time budget.
+    many_waiters = 3_000
+
+    @pytest.fixture
+    def make_backend(self, redis_plain: Deployment) -> Iterator[Callable[..., resultstore.ResultBackend]]:
+        yield from opened(redis_plain)
