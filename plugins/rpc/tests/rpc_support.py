@@ -25,6 +25,12 @@ from resultstore.testing.servers import ServerProcess, free_port
 HERE = Path(__file__).parent
 
 
+def sbin(name: str) -> str:
+    """``name`` from PATH, else from /usr/sbin (where Debian puts the RabbitMQ commands)."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    return found or name  # not installed: ServerProcess reports it loudly
+
+
 class RabbitMQ:
     """One throw-away RabbitMQ node (needs root or the ``rabbitmq`` user, as the Debian package)."""
 
@@ -47,12 +53,12 @@ class RabbitMQ:
             "RABBITMQ_LOGS": "-",  # the server log goes to ServerProcess's log file
             "ERL_EPMD_PORT": str(self.epmd_port),
         }
-        self.process = ServerProcess(["rabbitmq-server"], workdir=workdir, port=self.port,
+        self.process = ServerProcess([sbin("rabbitmq-server")], workdir=workdir, port=self.port,
                                      ready=self._ready, timeout=60, env=self.env)
 
     def ctl(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         """Run ``rabbitmqctl -n <node> ...`` against this node."""
-        return subprocess.run(["rabbitmqctl", "-n", self.node, *args], capture_output=True,
+        return subprocess.run([sbin("rabbitmqctl"), "-n", self.node, *args], capture_output=True,
                               text=True, timeout=timeout, env={**os.environ, **self.env})
 
     def _ready(self, server: ServerProcess) -> bool:
@@ -87,7 +93,7 @@ class RabbitMQ:
         """Stop the private epmd (it refuses while a node is still registered: retry briefly)."""
         deadline = time.monotonic() + 15
         while True:
-            done = subprocess.run(["epmd", "-port", str(self.epmd_port), "-kill"],
+            done = subprocess.run([sbin("epmd"), "-port", str(self.epmd_port), "-kill"],
                                   capture_output=True, text=True, timeout=10)
             if "Killed" in done.stdout or "Cannot connect" in done.stdout + done.stderr:
                 return
