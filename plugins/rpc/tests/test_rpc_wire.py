@@ -253,3 +253,19 @@ def test_a_forked_child_gets_its_own_connection(
     after = str(uuid.uuid4())
     backend.mark_as_done(after, 3)
     assert backend.get_task_meta(after)["result"] == 3  # the parent's connection still works
+
+
+def test_unattributable_messages_are_dropped_not_fatal(
+        make_rpc_backend: Callable[..., resultstore.ResultBackend], broker_url: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    backend = make_rpc_backend()
+    task_id = str(uuid.uuid4())
+    backend.mark_as_done(task_id, "kept")  # declares the queue, then a foreign message follows
+    queue = backend.store.reply_to  # type: ignore[attr-defined]
+    with kombu.Connection(broker_url) as connection:
+        kombu.Producer(connection.default_channel).publish(
+            b"\x00 not a task meta", exchange="", routing_key=queue,
+            content_type="application/octet-stream", content_encoding="binary")
+    with caplog.at_level(logging.WARNING, logger="resultstore.rpc"):
+        assert backend.get_task_meta(task_id)["result"] == "kept"
+    assert "without task_id or correlation_id" in caplog.text
