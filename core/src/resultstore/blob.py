@@ -62,6 +62,7 @@ from .keys import CHORD_PREFIX, GROUP_PREFIX, TASK_PREFIX
 from .spec import Capability, ChordProgress, KeyValueStore
 
 __all__ = ["Blob", "BlobInfo", "BlobStore", "PerProcess", "PreconditionFailed", "generic_transient",
+           "expiry_from_metadata",
            "bucket_url_options"]
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,15 @@ class BlobInfo:
     expires: float | None = None
     #: False when the listing carries no metadata (S3): :meth:`BlobStore.head_blob` tells.
     expiry_known: bool = True
+
+
+def expiry_from_metadata(metadata: Mapping[str, str] | None, key: str) -> float | None:
+    """The expiry recorded under ``key`` in object metadata (epoch seconds); ``None`` if absent/bad."""
+    raw = (metadata or {}).get(key)
+    try:
+        return float(raw) if raw else None
+    except ValueError:
+        return None
 
 
 class PerProcess(Generic[T]):

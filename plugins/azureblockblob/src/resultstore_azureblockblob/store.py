@@ -17,7 +17,14 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from resultstore.blob import Blob, BlobInfo, BlobStore, PerProcess, PreconditionFailed
+from resultstore.blob import (
+    Blob,
+    BlobInfo,
+    BlobStore,
+    PerProcess,
+    PreconditionFailed,
+    expiry_from_metadata,
+)
 from resultstore.config import Settings
 from resultstore.errors import BackendError, ImproperlyConfigured
 
@@ -30,13 +37,6 @@ EXPIRES_METADATA = "resultstore_expires"
 #: Most sub-requests Azure accepts in one batch.
 _BATCH = 256
 
-
-def _expires(metadata: dict[str, str] | None) -> float | None:
-    raw = (metadata or {}).get(EXPIRES_METADATA)
-    try:
-        return float(raw) if raw else None
-    except ValueError:
-        return None
 
 
 class AzureBlockBlobStore(BlobStore):
@@ -102,7 +102,8 @@ class AzureBlockBlobStore(BlobStore):
         except ResourceNotFoundError:
             return None
         properties = download.properties
-        return Blob(data, properties.etag, _expires(properties.metadata))
+        expires = expiry_from_metadata(properties.metadata, EXPIRES_METADATA)
+        return Blob(data, properties.etag, expires)
 
     def write_blob(self, name: str, data: bytes, *, expires: float | None = None,
                    if_absent: bool = False, if_version: str | None = None) -> str | None:
@@ -138,7 +139,8 @@ class AzureBlockBlobStore(BlobStore):
 
     def list_blobs(self, prefix: str) -> Iterator[BlobInfo]:
         for item in self.container.list_blobs(name_starts_with=prefix, include=["metadata"]):
-            yield BlobInfo(item.name, item.last_modified.timestamp(), _expires(item.metadata))
+            yield BlobInfo(item.name, item.last_modified.timestamp(),
+                           expiry_from_metadata(item.metadata, EXPIRES_METADATA))
 
     def list_names(self, prefix: str) -> Iterator[str]:
         return iter(self.container.list_blob_names(name_starts_with=prefix))

@@ -10,7 +10,14 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from resultstore.blob import Blob, BlobInfo, BlobStore, PerProcess, PreconditionFailed
+from resultstore.blob import (
+    Blob,
+    BlobInfo,
+    BlobStore,
+    PerProcess,
+    PreconditionFailed,
+    expiry_from_metadata,
+)
 from resultstore.config import Settings
 from resultstore.errors import BackendError, ImproperlyConfigured
 
@@ -35,13 +42,6 @@ def _code(exc: botocore.exceptions.ClientError) -> tuple[str, int]:
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     return str(error.get("Code", "")), int(status or 0)
 
-
-def _expires(metadata: dict[str, str] | None) -> float | None:
-    raw = (metadata or {}).get(EXPIRES_METADATA)
-    try:
-        return float(raw) if raw else None
-    except ValueError:
-        return None
 
 
 class S3Store(BlobStore):
@@ -93,7 +93,8 @@ class S3Store(BlobStore):
                 return None
             raise
         data = response["Body"].read()
-        return Blob(data, response.get("ETag"), _expires(response.get("Metadata")))
+        return Blob(data, response.get("ETag"),
+                    expiry_from_metadata(response.get("Metadata"), EXPIRES_METADATA))
 
     def write_blob(self, name: str, data: bytes, *, expires: float | None = None,
                    if_absent: bool = False, if_version: str | None = None) -> str | None:
@@ -146,7 +147,8 @@ class S3Store(BlobStore):
             if _code(exc)[1] == 404 or _code(exc)[0] in ("NoSuchKey", "404", "NotFound"):
                 return None
             raise
-        return BlobInfo(name, response["LastModified"].timestamp(), _expires(response.get("Metadata")))
+        return BlobInfo(name, response["LastModified"].timestamp(),
+                        expiry_from_metadata(response.get("Metadata"), EXPIRES_METADATA))
 
     def sdk_error_is_transient(self, exc: BaseException) -> bool:
         if isinstance(exc, botocore.exceptions.SSLError):
