@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import resultstore
+from resultstore.testing import opened_backends
 from resultstore.testing.servers import ServerProcess
 
 PG_BIN = Path(os.environ.get("RESULTSTORE_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -89,13 +90,5 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def open_backend() -> Iterator[Callable[..., resultstore.ResultBackend]]:
     """``open_backend(url, **settings)``; every backend opened is closed at teardown."""
-    opened: list[resultstore.ResultBackend] = []
-
-    def open_(url: str, **settings: object) -> resultstore.ResultBackend:
-        backend = resultstore.connect(url, **settings)
-        opened.append(backend)
-        return backend
-
-    yield open_
-    for backend in opened:
-        backend.close()
+    with opened_backends() as open_backend:
+        yield open_backend

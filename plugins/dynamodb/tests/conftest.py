@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import resultstore
+from resultstore.testing import opened_backends
 from resultstore.testing.servers import ServerProcess
 
 
@@ -29,13 +30,5 @@ def dynamodb_url(moto_server: ServerProcess) -> str:
 @pytest.fixture
 def open_dynamodb() -> Iterator[Callable[..., resultstore.ResultBackend]]:
     """``open_dynamodb(url, **settings)``; every backend opened is closed at teardown."""
-    opened: list[resultstore.ResultBackend] = []
-
-    def open_(url: str, **settings: object) -> resultstore.ResultBackend:
-        backend = resultstore.connect(url, **settings)
-        opened.append(backend)
-        return backend
-
-    yield open_
-    for backend in opened:
-        backend.close()
+    with opened_backends() as open_backend:
+        yield open_backend
