@@ -1,14 +1,16 @@
 """The real redis-server of the Celery interop tests (broker, stores, task side effects).
 
-One server per session; each test module starts one worker (``ci_harness.Worker``)
-and reuses it for all its tests.
+One server per session; each test module provides a ``config`` and starts one
+worker (``ci_harness.Worker``) that all its tests reuse through the ``app`` below.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from ci_app import make_app
 
 from resultstore.testing.servers import ServerProcess
 
@@ -20,6 +22,11 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPro
     with ServerProcess(argv, workdir=tmp_path_factory.mktemp("ci-redis")) as server:
         yield server
 
+
+@pytest.fixture(scope="module")
+def app(config: dict[str, Any], worker: Any) -> Any:
+    """The client app of a module, once its ``worker`` (a module fixture) is running."""
+    return make_app(config)
 
 
 @pytest.fixture(autouse=True)

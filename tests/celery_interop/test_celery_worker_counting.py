@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from celery import chord
 from celery.exceptions import TimeLimitExceeded, WorkerLostError
-from ci_app import make_app
 from ci_harness import Worker, base_config
 from ci_rskv import IncrRedisBackend
 from ci_scenarios import FAST, CanvasScenarios, wait_state
@@ -36,11 +35,6 @@ def worker(config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> 
     with Worker(config, tmp_path_factory.mktemp("worker-counting"), pool="prefork",
                 concurrency=2) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def app(config: dict[str, Any], worker: Worker) -> Any:
-    return make_app(config)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ci_app import make_app
 from ci_harness import Worker, base_config
 from ci_scenarios import CanvasScenarios
 
@@ -39,11 +38,6 @@ def config(redis_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
 def worker(config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     with Worker(config, tmp_path_factory.mktemp("worker-file"), pool="solo") as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def app(config: dict[str, Any], worker: Worker) -> Any:
-    return make_app(config)
 
 
 @pytest.fixture(scope="module")

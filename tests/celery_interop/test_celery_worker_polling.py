@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from celery import chord
-from ci_app import make_app
 from ci_harness import Worker, base_config
 from ci_rskv import PlainRedisBackend
 from ci_scenarios import FAST, CanvasScenarios
@@ -27,11 +26,6 @@ def config(redis_server: ServerProcess) -> dict[str, Any]:
 def worker(config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     with Worker(config, tmp_path_factory.mktemp("worker-polling"), pool="solo") as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def app(config: dict[str, Any], worker: Worker) -> Any:
-    return make_app(config)
 
 
 @pytest.fixture(scope="module")
