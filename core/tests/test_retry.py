@@ -4,6 +4,7 @@ import pytest
 
 import resultstore
 from resultstore.errors import BackendGetMetaError, BackendStoreError
+from resultstore.hooks import hookimpl
 from resultstore.retry import backoff_interval
 from resultstore.testing import FlakyStore
 
@@ -25,15 +26,29 @@ def test_backoff_is_capped_and_jittered():
     assert min(samples) >= 0 and max(samples) <= 0.32 and len(samples) > 20
 
 
+class _Retried:
+    """Records ``resultstore_retried`` attempts while registered (a real hook plugin)."""
+
+    def __init__(self) -> None:
+        self.attempts: list[int] = []
+
+    @hookimpl
+    def resultstore_retried(self, operation, attempt, delay, exc):
+        self.attempts.append(attempt)
+
+
 def test_transient_errors_are_retried_when_enabled():
     backend = _backend(result_backend_always_retry=True, result_backend_base_sleep_between_retries_ms=1)
-    retried = []
-    backend.hooks.hook.resultstore_retried = lambda **kw: retried.append(kw["attempt"])  # type: ignore[method-assign]
-    flaky = FlakyStore(backend.store, "set_unless_prefix", Transient("reset"), failures=3)
-    backend.mark_as_done("r1", 1)
-    flaky.restore()
+    recorder = _Retried()
+    backend.hooks.register(recorder)
+    try:
+        flaky = FlakyStore(backend.store, "set_unless_prefix", Transient("reset"), failures=3)
+        backend.mark_as_done("r1", 1)
+        flaky.restore()
+    finally:
+        backend.hooks.unregister(recorder)
     assert backend.get_task_meta("r1")["result"] == 1
-    assert retried == [1, 2, 3]
+    assert recorder.attempts == [1, 2, 3]
 
 
 def test_retries_exhausted_raise_typed_error():
