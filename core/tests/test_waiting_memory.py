@@ -16,6 +16,7 @@ import pytest
 import resultstore
 from resultstore import Capability, Settings, TimeoutError
 from resultstore.backend import ResultBackend
+from resultstore.hooks import hookimpl, plugin_manager
 from resultstore.stores.memory import MemoryStore
 from resultstore.testing import CallCounter
 from resultstore.testing.client_suite import spy_subscriber
@@ -251,3 +252,31 @@ def test_forked_child_starts_with_a_fresh_waiter(backend: ResultBackend) -> None
     thread.join(10)
     assert os.waitstatus_to_exitcode(status) == 0
     assert w.waited == frozenset() and w.subscribed == frozenset()
+
+
+class _StateLog:
+    """Records ``resultstore_state_changed`` calls (a real hook plugin)."""
+
+    def __init__(self) -> None:
+        self.changes: list[tuple[str, str | None, str]] = []
+
+    @hookimpl
+    def resultstore_state_changed(self, task_id: str, old: str | None, new: str) -> None:
+        self.changes.append((task_id, old, new))
+
+
+def test_state_changed_hook_reports_what_a_wait_observes() -> None:
+    log = _StateLog()
+    manager = plugin_manager()
+    manager.register(log)
+    try:
+        backend = resultstore.connect(f"memory://state-hook-{uuid.uuid4()}")
+        w = waiter(backend)
+        threading.Timer(0.05, backend.mark_as_started, ("h1",)).start()
+        threading.Timer(0.15, backend.mark_as_done, ("h1", 1)).start()
+        assert w.wait("h1", timeout=5)["status"] == "SUCCESS"
+        backend.close()
+    finally:
+        manager.unregister(log)
+    assert log.changes == [("h1", None, "PENDING"), ("h1", "PENDING", "STARTED"),
+                           ("h1", "STARTED", "SUCCESS")]

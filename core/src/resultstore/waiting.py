@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import states
 from .errors import TimeoutError
+from .hooks import has_listeners
 from .spec import Capability, KeyValueStore, Subscriber
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ Meta = dict[str, Any]
 OnMessage = Callable[[Meta], Any]
 #: Called once per pass of a wait (at least every ``interval`` seconds).
 OnInterval = Callable[[], Any]
+#: Called with ``(task_id, old_state_or_None, new_state)``.
+OnChange = Callable[[str, "str | None", str], None]
 
 _READY = states.READY_STATES
 _BACKOFF = 1.5
@@ -211,10 +214,11 @@ class _ReadBatch:
 class _Pass:
     """The bookkeeping of one wait, shared by the sync and asyncio loops."""
 
-    __slots__ = ("cap", "deadline", "delay", "interval", "on_message", "pending", "seen", "timeout")
+    __slots__ = ("cap", "deadline", "delay", "interval", "on_change", "on_message", "pending", "seen",
+                 "states", "timeout")
 
     def __init__(self, ids: list[str], timeout: float | None, interval: float, cap: float,
-                 on_message: OnMessage | None) -> None:
+                 on_message: OnMessage | None, on_change: OnChange | None = None) -> None:
         self.pending = set(ids)
         self.timeout = timeout
         self.deadline = None if timeout is None else time.monotonic() + timeout
@@ -223,6 +227,9 @@ class _Pass:
         self.cap = max(self.interval, cap)
         self.on_message = on_message
         self.seen: dict[str, tuple[Any, ...]] = {}
+        #: ``(task_id, old, new)`` on every state this wait observes change (hook listeners only).
+        self.on_change = on_change
+        self.states: dict[str, str] = {}
 
     def ready(self, items: Iterable[tuple[str, Meta]], pushed: bool) -> list[tuple[str, Meta]]:
         """The newly ready ``(id, meta)`` among ``items``, each id once; feeds ``on_message``."""
@@ -232,10 +239,19 @@ class _Pass:
                 continue
             if self.on_message is not None:
                 self._message(task_id, meta, pushed)
+            if self.on_change is not None:
+                self._changed(task_id, str(meta.get("status")))
             if meta.get("status") in _READY:
                 self.pending.discard(task_id)
                 out.append((task_id, meta))
         return out
+
+    def _changed(self, task_id: str, status: str) -> None:
+        assert self.on_change is not None
+        old = self.states.get(task_id)
+        if old != status:
+            self.states[task_id] = status
+            self.on_change(task_id, old, status)
 
     def _message(self, task_id: str, meta: Meta, pushed: bool) -> None:
         assert self.on_message is not None
@@ -271,8 +287,14 @@ class Waiter:
         self.push = isinstance(store, KeyValueStore) and Capability.SUBSCRIBE in backend.capabilities
         #: Upper bound of the polling backoff (``resultstore_poll_interval_max``).
         self.poll_cap = float(backend.settings["resultstore_poll_interval_max"])
+        #: Reports observed state changes to ``resultstore_state_changed`` hooks, if any listen.
+        self.on_change: OnChange | None = (
+            self._state_changed if has_listeners(backend.hooks, "resultstore_state_changed") else None)
         self._init_state()
         _WAITERS.add(self)
+
+    def _state_changed(self, task_id: str, old: str | None, new: str) -> None:
+        self.backend.hooks.hook.resultstore_state_changed(task_id=task_id, old=old, new=new)
 
     def _init_state(self) -> None:
         """Fresh locks and bookkeeping (at creation, and in a forked child)."""
@@ -317,7 +339,7 @@ class Waiter:
         ids = list(dict.fromkeys(str(t) for t in task_ids))
         if not ids:
             return
-        state = _Pass(ids, timeout, interval, self.poll_cap, on_message)
+        state = _Pass(ids, timeout, interval, self.poll_cap, on_message, self.on_change)
         metas = self.backend.get_many(ids)
         yield from state.ready(((t, metas[t]) for t in ids), pushed=False)
         if not state.pending:
@@ -365,7 +387,7 @@ class Waiter:
         ids = list(dict.fromkeys(str(t) for t in task_ids))
         if not ids:
             return
-        state = _Pass(ids, timeout, interval, self.poll_cap, on_message)
+        state = _Pass(ids, timeout, interval, self.poll_cap, on_message, self.on_change)
         metas = await self._aread(ids)
         for item in state.ready(((t, metas[t]) for t in ids), pushed=False):
             yield item
