@@ -34,6 +34,7 @@ def main() -> None:
 
 def write_docs(report: Report) -> None:
     extras = json.dumps(report.extras, indent=2, default=str)
+    notes = "\n".join(f"* {r.suite} / {r.scenario}: {r.note}" for r in report.rows if r.note)
     info = ", ".join(f"{k} {v}" for k, v in versions().items())
     host = ", ".join(f"{k}: {v}" for k, v in machine().items())
     (ROOT / "docs" / "performance.md").write_text(
@@ -43,6 +44,7 @@ def write_docs(report: Report) -> None:
         f"Machine: {host}. Versions: {info}.\n\n"
         f"{report.table()}\n\n"
         "Latency rows: lower is better, the ratio shows how many times faster we are.\n\n"
+        f"Notes:\n\n{notes}\n\n"
         "![ratios](performance.png)\n\n"
         f"## Other figures\n\n```json\n{extras}\n```\n")
 

@@ -23,14 +23,18 @@ from .harness import Report, Row, best_seconds, ops_per_second, percentiles
 SUITE = "redis"
 
 
-def _celery_backend(url: str):
+def _celery_backend(port: int):
+    """An app whose ``app.backend`` is Celery's own RedisBackend on the same server.
+
+    Named by class: with resultstore-redis installed, a ``redis://`` URL loads ours.
+    """
     from celery import Celery
     from celery.backends.redis import RedisBackend
 
-    # Celery's own class, explicitly: with resultstore-redis installed, "redis://" loads ours.
     app = Celery("bench", broker="memory://", backend=RedisBackend, set_as_current=False)
-    backend = RedisBackend(app=app, url=url)
-    return app, backend
+    app.conf.update(redis_host="127.0.0.1", redis_port=port, redis_db=0)
+    assert type(app.backend) is RedisBackend
+    return app, app.backend
 
 
 def run(report: Report, quick: bool = False) -> None:
@@ -45,7 +49,7 @@ def run(report: Report, quick: bool = False) -> None:
         url = f"redis://127.0.0.1:{server.port}/0"
         raw = redis.Redis(host="127.0.0.1", port=server.port)
         ours = resultstore.connect(url)
-        app, theirs = _celery_backend(url)
+        app, theirs = _celery_backend(server.port)
         payload = ours.encode({"status": "SUCCESS", "result": 1, "traceback": None, "children": [],
                                "date_done": "2026-01-01T00:00:00+00:00", "task_id": "x"})
 
