@@ -1,6 +1,6 @@
 """Wall time of a 1000-task group and a 1000-task chord: Celery's RedisBackend vs ours.
 
-Run: ``python tests/celery_interop/bench_celery_vs_ours.py [--tasks 1000] [--rounds 3]``.
+Run: ``python bench/celery_worker.py [--tasks 1000] [--rounds 3]`` (needs the dev install).
 One redis-server (broker db 0, results db 1); for each backend a real prefork
 worker (-c 2) is started and the same client workload is timed (median of
 ``--rounds``).  Not a test: prints a table and JSON.
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "celery_interop"))  # worker harness
 
 from celery import chord, group
 from ci_app import make_app
