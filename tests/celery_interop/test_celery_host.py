@@ -302,3 +302,19 @@ def test_result_serializers(serializer: str) -> None:
     assert backend.get_task_meta("ok")["result"] == {"a": [1, 2]}
     failed = backend.get_task_meta("bad")["result"]
     assert type(failed) is InteropError and list(failed.args) == ["ser", 1]
+
+
+def test_lost_chord_claim_skips_the_body(caplog: pytest.LogCaptureFixture) -> None:
+    """A claim taken over elsewhere (Redis: expired during a stall) is logged, never dispatched."""
+    from types import SimpleNamespace
+
+    from resultstore.errors import ChordClaimLost
+
+    backend = MemoryBackend(app=_app(), url=f"memory://claim-{uuid.uuid4()}")
+    backend.set_chord_size("g-claim", 1)
+    FlakyStore(backend.backend.store, "chord_parts", ChordClaimLost("claim owned elsewhere"), 1)
+    request = SimpleNamespace(id="t-claim", group="g-claim", group_index=0,
+                              chord={"task": "never.sent", "args": [], "kwargs": {}, "options": {}})
+    with caplog.at_level("WARNING"):
+        assert backend.on_chord_part_return(request, "SUCCESS", 1) is None
+    assert "claim owned elsewhere" in caplog.text

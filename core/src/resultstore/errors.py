@@ -13,7 +13,7 @@ __all__ = [
     "ResultStoreError", "ImproperlyConfigured", "UnknownBackend", "BackendConflict",
     "PluginImportError", "BackendError", "BackendStoreError", "BackendGetMetaError",
     "DecodeError", "SecurityError", "ChordError", "TimeoutError", "NotSupported",
-    "InvalidTaskId", "ResultDisabled",
+    "InvalidTaskId", "ResultDisabled", "ChordClaimLost",
 ]
 
 
@@ -108,6 +108,11 @@ class SecurityError(ResultStoreError):
 
 class ChordError(ResultStoreError):
     """A chord header task failed, or the chord join failed."""
+
+
+class ChordClaimLost(ResultStoreError):
+    """This worker's claim on a completed chord expired and another owner may dispatch
+    its body: do not dispatch it here (Celery logs and skips in the same case)."""
 
 
 class TimeoutError(ResultStoreError, builtins.TimeoutError):

@@ -17,6 +17,7 @@ from typing import Any
 from .. import states
 from ..backend import ResultBackend
 from ..chords import ChordPart
+from ..errors import ChordClaimLost
 from ._compat import celery_chord_error, chord_error_with_cause
 
 __all__ = ["ChordMixin"]
@@ -117,9 +118,13 @@ class ChordMixin:
         task_id, group_id = getattr(request, "id", None), getattr(request, "group", None)
         if not group_id or not task_id:
             return None
-        parts = self.backend.chord_part_return(group_id, task_id,
-                                               getattr(request, "group_index", None),
-                                               state, result)
+        try:
+            parts = self.backend.chord_part_return(group_id, task_id,
+                                                   getattr(request, "group_index", None),
+                                                   state, result)
+        except ChordClaimLost as exc:
+            logger.warning("%s", exc)
+            return None
         if parts is None:
             return None
         from celery.canvas import maybe_signature

@@ -25,7 +25,7 @@ import redis.cluster
 import redis.exceptions
 
 from resultstore.config import Settings
-from resultstore.errors import BackendStoreError, ImproperlyConfigured, ResultStoreError
+from resultstore.errors import BackendStoreError, ChordClaimLost, ImproperlyConfigured
 from resultstore.spec import (
     AsyncKeyValueStore,
     Capability,
@@ -72,11 +72,6 @@ _NEVER_TRANSIENT: tuple[type[BaseException], ...] = (
     redis.exceptions.AuthorizationError,
     redis.exceptions.AuthenticationWrongNumberOfArgsError,
 )
-
-
-class ChordClaimLost(ResultStoreError):
-    """This worker's claim on a completed chord expired and another owner may dispatch
-    its body: do not dispatch it here (Celery logs and skips in the same case)."""
 
 
 @dataclass(frozen=True)
