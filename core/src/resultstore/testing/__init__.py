@@ -19,7 +19,8 @@ declaration (``requires(Capability.X)``), never by catching errors.
 """
 
 from .faults import CallCounter, FlakyStore
+from .kit import requires
 from .opening import opened_backends
-from .suite import ConformanceSuite, requires
+from .suite import ConformanceSuite
 
 __all__ = ["ConformanceSuite", "requires", "FlakyStore", "CallCounter", "opened_backends"]

@@ -52,11 +52,10 @@ from ..errors import ChordError, DecodeError, NotSupported, TimeoutError
 from ..spec import Capability, KeyValueStore
 from ..waiting import waiter
 from .faults import CallCounter, FlakyStore
-from .suite import requires
+from .kit import BackendKit, MakeBackend, requires
 
 __all__ = ["ClientSuite", "ClientKitError", "spy_subscriber"]
 
-MakeBackend = Callable[..., ResultBackend]
 
 
 class ClientKitError(Exception):
@@ -111,7 +110,7 @@ def spy_subscriber(store: KeyValueStore) -> Iterator[tuple[Counter[str], dict[st
         del store.subscriber
 
 
-class ClientSuite:
+class ClientSuite(BackendKit):
     """Every client test; subclasses provide ``make_backend``."""
 
     #: Concurrent asyncio waiters of the memory test (lower it for slow stores).
@@ -122,20 +121,6 @@ class ClientSuite:
     max_growth: int = 160 * 1024
     #: Seconds to wait for something that is expected to happen.
     patience: float = 10.0
-
-    @pytest.fixture
-    def backend(self, make_backend: MakeBackend) -> ResultBackend:
-        return make_backend()
-
-    @pytest.fixture(autouse=True)
-    def _skip_undeclared(self, request: pytest.FixtureRequest, make_backend: MakeBackend) -> None:
-        marker = request.node.get_closest_marker("resultstore_requires")
-        if marker is None:
-            return
-        declared = make_backend().capabilities
-        missing = [c.value for c in marker.args if c not in declared]
-        if missing:
-            pytest.skip(f"store does not declare {missing}")
 
     @pytest.fixture
     def later(self) -> Iterator[Callable[..., None]]:

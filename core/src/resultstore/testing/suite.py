@@ -6,7 +6,6 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
@@ -19,46 +18,27 @@ from ..codec import json_dumps
 from ..errors import DecodeError, SecurityError
 from ..spec import Capability, KeyValueStore
 from .faults import CallCounter
+from .kit import BackendKit, MakeBackend, requires
 
 __all__ = ["ConformanceSuite", "requires", "KitError"]
 
-MakeBackend = Callable[..., ResultBackend]
 
 
 class KitError(Exception):
     """An exception class the kit raises and expects back with its own type."""
 
 
-def requires(*capabilities: Capability) -> pytest.MarkDecorator:
-    """Mark a kit test as needing store capabilities (skipped when undeclared)."""
-    return pytest.mark.resultstore_requires(*capabilities)
-
-
 def _uid(label: str = "t") -> str:
     return f"{label}-{uuid.uuid4()}"
 
 
-class ConformanceSuite:
+class ConformanceSuite(BackendKit):
     """Inherit and provide ``make_backend``; every test below then runs on your store."""
 
     #: Largest value the kit stores (override for stores with a smaller item limit).
     max_value_size: int = 2 * 1024 * 1024
     #: Seconds the kit waits past a TTL before expecting the entry gone.
     expiry_grace: float = 1.5
-
-    @pytest.fixture
-    def backend(self, make_backend: MakeBackend) -> ResultBackend:
-        return make_backend()
-
-    @pytest.fixture(autouse=True)
-    def _skip_undeclared(self, request: pytest.FixtureRequest, make_backend: MakeBackend) -> None:
-        marker = request.node.get_closest_marker("resultstore_requires")
-        if marker is None:
-            return
-        declared = make_backend().capabilities
-        missing = [c.value for c in marker.args if c not in declared]
-        if missing:
-            pytest.skip(f"store does not declare {missing}")
 
     # -- basic results --------------------------------------------------------
     def test_success_roundtrip(self, backend: ResultBackend) -> None:
