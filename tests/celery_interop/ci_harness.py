@@ -2,49 +2,22 @@
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from resultstore.testing.servers import ServerProcess
+from resultstore.testing.workers import CeleryWorker
 
 HERE = Path(__file__).parent
 
 
-class Worker:
-    """A ``celery worker`` subprocess for one app config; ready when its banner says so."""
+class Worker(CeleryWorker):
+    """A ``celery worker`` subprocess of ``ci_worker`` for one app config."""
 
     def __init__(self, config: dict[str, Any], workdir: Path, pool: str = "solo",
                  concurrency: int = 1) -> None:
-        self.config = config
-        queue = config.get("task_default_queue", "celery")
-        argv = [sys.executable, "-m", "celery", "-A", "ci_worker", "worker", "-P", pool,
-                "-c", str(concurrency), "-n", f"ci-{queue}@%h", "-Q", queue,
-                "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "INFO"]
-        env = {"RS_CI_CONFIG": json.dumps(config),
-               "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
-        self.process = ServerProcess(argv, workdir=workdir, ready=self._ready, env=env,
-                                     timeout=60)
-
-    @staticmethod
-    def _ready(server: ServerProcess) -> bool:
-        try:
-            return " ready." in server.log.read_text(errors="replace")
-        except OSError:
-            return False
-
-    @property
-    def log(self) -> str:
-        return self.process.log.read_text(errors="replace")
-
-    def __enter__(self) -> Worker:
-        self.process.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.process.stop(timeout=15)
+        super().__init__("ci_worker", config, workdir, config_env="RS_CI_CONFIG", app_dir=HERE,
+                         pool=pool, concurrency=concurrency, name_prefix="ci-")
 
 
 def base_config(redis_server: ServerProcess, db: int, queue: str) -> dict[str, Any]:

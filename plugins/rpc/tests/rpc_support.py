@@ -14,13 +14,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from resultstore.testing.servers import ServerProcess, free_port
+from resultstore.testing.workers import CeleryWorker
 
 HERE = Path(__file__).parent
 
@@ -116,33 +116,10 @@ def worker_config(broker_url: str, queue: str, backend: str, **extra: Any) -> di
             **extra}
 
 
-class Worker:
-    """A ``celery worker`` subprocess of ``rpc_worker`` configured by JSON; ready on its banner."""
+class Worker(CeleryWorker):
+    """A ``celery worker`` subprocess of ``rpc_worker`` configured by JSON."""
 
     def __init__(self, config: dict[str, Any], workdir: Path, *, pool: str = "solo",
                  concurrency: int = 1) -> None:
-        queue = config["task_default_queue"]
-        argv = [sys.executable, "-m", "celery", "-A", "rpc_worker", "worker", "-P", pool,
-                "-c", str(concurrency), "-n", f"{queue}@%h", "-Q", queue, "--without-heartbeat",
-                "--without-gossip", "--without-mingle", "-l", "INFO"]
-        env = {"RS_RPC_CONFIG": json.dumps(config),
-               "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
-        self.process = ServerProcess(argv, workdir=workdir, ready=self._ready, env=env, timeout=60)
-
-    @staticmethod
-    def _ready(server: ServerProcess) -> bool:
-        try:
-            return " ready." in server.log.read_text(errors="replace")
-        except OSError:
-            return False
-
-    @property
-    def log(self) -> str:
-        return self.process.log.read_text(errors="replace")
-
-    def start(self) -> Worker:
-        self.process.start()
-        return self
-
-    def stop(self) -> None:
-        self.process.stop(timeout=15)
+        super().__init__("rpc_worker", config, workdir, config_env="RS_RPC_CONFIG", app_dir=HERE,
+                         pool=pool, concurrency=concurrency)
