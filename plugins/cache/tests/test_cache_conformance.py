@@ -17,6 +17,7 @@ MakeBackend = Callable[..., resultstore.ResultBackend]
 class TestMemcached(ConformanceSuite):
     #: memcached's default item size limit (-I 1m); the kit stores up to this minus 4 KiB.
     max_value_size = 1024 * 1024
+    guarded_race_rounds = 20
 
     @pytest.fixture
     def make_backend(self, open_cache: MakeBackend, memcached_url: str) -> MakeBackend:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -179,25 +178,6 @@ def test_urls_and_options(memcached_server: ServerProcess) -> None:
 
 
 # -- atomicity --------------------------------------------------------------------------------
-def test_guarded_write_races_keep_the_success(ours: MakeBackend) -> None:
-    backends = [ours() for _ in range(4)]
-    for round_ in range(20):
-        task_id = f"race-{round_}-{_uid()}"
-        barrier = threading.Barrier(4)
-
-        def write(i: int, task_id: str = task_id, barrier: threading.Barrier = barrier) -> None:
-            barrier.wait()
-            if i == 0:
-                backends[i].mark_as_done(task_id, "ok")
-            else:
-                backends[i].mark_as_failure(task_id, ValueError(str(i)))
-
-        with ThreadPoolExecutor(4) as pool:
-            list(pool.map(write, range(4)))
-        final = backends[0].get_task_meta(task_id, cache=False)
-        assert (final["status"], final["result"]) == (states.SUCCESS, "ok")
-
-
 def test_incr_creates_and_counts_exactly(ours: MakeBackend) -> None:
     store = ours().store
     assert isinstance(store, CacheStore)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import pickle
-import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ import resultstore
 from resultstore import states
 from resultstore.codec import json_dumps
 from resultstore.errors import BackendStoreError, DecodeError, InvalidTaskId, SecurityError
+from resultstore.testing.races import chords_complete_once
 from resultstore_database import DatabaseStore
 from resultstore_database.host import DatabaseBackend
 from resultstore_database.tables import build_tables
@@ -223,27 +223,8 @@ def test_chords_exactly_once_with_duplicates_under_contention(pg: MakeBackend,
     for backend in backends:
         assert isinstance(backend.store, DatabaseStore)
         backend.store.native = native
-    groups, size = [_uid() for _ in range(8)], 12
-    for group_id in groups:
-        backends[0].set_chord_size(group_id, size)
     # every part delivered twice (broker redelivery), from different connections
-    jobs = [(g, i, copy) for g in groups for i in range(size) for copy in range(2)]
-    completions: list[str] = []
-    lock = threading.Lock()
-
-    def part(job: tuple[str, int, int]) -> None:
-        group_id, index, copy = job
-        backend = backends[(index + copy) % len(backends)]
-        parts = backend.chord_part_return(group_id, f"{group_id}-{index}", index,
-                                          states.SUCCESS, index)
-        if parts is not None:
-            assert [p.result for p in parts] == list(range(size))
-            with lock:
-                completions.append(group_id)
-
-    with ThreadPoolExecutor(12) as pool:
-        list(pool.map(part, jobs))
-    assert sorted(completions) == sorted(groups)
+    chords_complete_once(backends, groups=8, size=12, copies=2, threads=12)
 
 
 def test_chord_grow_and_guarded_portable_write(pg: MakeBackend) -> None:

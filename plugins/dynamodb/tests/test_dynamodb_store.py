@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -182,49 +181,6 @@ def test_incr_counts_exactly_under_threads(ours: MakeBackend) -> None:
     with ThreadPoolExecutor(8) as pool:
         values = sorted(pool.map(lambda _: store.incr(key, 60), range(80)))
     assert values == list(range(1, 81))
-
-
-def test_guarded_write_races_keep_the_success(ours: MakeBackend) -> None:
-    backends = [ours() for _ in range(4)]
-    for round_ in range(5):
-        task_id = f"race-{round_}-{_uid()}"
-        barrier = threading.Barrier(4)
-
-        def write(i: int, task_id: str = task_id, barrier: threading.Barrier = barrier) -> None:
-            barrier.wait()
-            if i == 0:
-                backends[i].mark_as_done(task_id, "ok")
-            else:
-                backends[i].mark_as_failure(task_id, ValueError(str(i)))
-
-        with ThreadPoolExecutor(4) as pool:
-            list(pool.map(write, range(4)))
-        final = backends[0].get_task_meta(task_id, cache=False)
-        assert (final["status"], final["result"]) == (states.SUCCESS, "ok")
-
-
-# -- native chords ----------------------------------------------------------------------------------
-def test_chords_exactly_once_with_duplicates_under_contention(ours: MakeBackend) -> None:
-    backends = [ours() for _ in range(4)]
-    groups, size = [_uid() for _ in range(4)], 8
-    for group_id in groups:
-        backends[0].set_chord_size(group_id, size)
-    jobs = [(g, i, copy) for g in groups for i in range(size) for copy in range(2)]
-    completions: list[str] = []
-    lock = threading.Lock()
-
-    def part(job: tuple[str, int, int]) -> None:
-        group_id, index, copy = job
-        parts = backends[(index + copy) % 4].chord_part_return(
-            group_id, f"{group_id}-{index}", index, states.SUCCESS, index)
-        if parts is not None:
-            assert [p.result for p in parts] == list(range(size))
-            with lock:
-                completions.append(group_id)
-
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(part, jobs))
-    assert sorted(completions) == sorted(groups)
 
 
 def test_requests_repeated_after_lost_responses_count_once(ours: MakeBackend) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,6 +18,7 @@ from ..errors import DecodeError, SecurityError
 from ..spec import Capability, KeyValueStore
 from .faults import CallCounter
 from .kit import BackendKit, MakeBackend, requires
+from .races import chords_complete_once, guarded_writes_keep_success
 
 __all__ = ["ConformanceSuite", "requires", "KitError"]
 
@@ -39,6 +39,8 @@ class ConformanceSuite(BackendKit):
     max_value_size: int = 2 * 1024 * 1024
     #: Seconds the kit waits past a TTL before expecting the entry gone.
     expiry_grace: float = 1.5
+    #: Rounds of the SUCCESS-versus-FAILUREs write race (raise it for cheap stores).
+    guarded_race_rounds: int = 5
 
     # -- basic results --------------------------------------------------------
     def test_success_roundtrip(self, backend: ResultBackend) -> None:
@@ -294,22 +296,16 @@ class ConformanceSuite(BackendKit):
     def test_chord_parallel_parts_complete_exactly_once(self, make_backend: MakeBackend) -> None:
         backends = [make_backend() for _ in range(4)]
         self._needs_counting(backends[0])
-        groups = [_uid("g") for _ in range(20)]
-        size = 10
-        for group_id in groups:
-            backends[0].set_chord_size(group_id, size)
-        jobs = [(g, i) for g in groups for i in range(size)]
+        chords_complete_once(backends, groups=20, size=10)
 
-        def part(job: tuple[str, int]) -> str | None:
-            group_id, index = job
-            backend = backends[index % len(backends)]
-            parts = backend.chord_part_return(group_id, f"{group_id}-{index}", index,
-                                              states.SUCCESS, index)
-            return group_id if parts is not None and [p.result for p in parts] == list(range(size)) else None
+    @requires(Capability.CHORD)
+    def test_chord_redelivered_parts_under_contention_complete_once(
+            self, make_backend: MakeBackend) -> None:
+        chords_complete_once([make_backend() for _ in range(4)], groups=4, size=8, copies=2)
 
-        with ThreadPoolExecutor(8) as pool:
-            completed = [g for g in pool.map(part, jobs) if g is not None]
-        assert sorted(completed) == sorted(groups)
+    @requires(Capability.GUARDED_SET)
+    def test_guarded_write_races_keep_the_success(self, make_backend: MakeBackend) -> None:
+        guarded_writes_keep_success([make_backend() for _ in range(4)], self.guarded_race_rounds)
 
     # -- push, listing, asyncio ------------------------------------------------------
     @requires(Capability.SUBSCRIBE)
