@@ -47,13 +47,6 @@ def es_url(es_server_url: str) -> str:
 
 
 @pytest.fixture
-def standin_only() -> None:
-    """For tests that inspect stand-in behaviour rather than Elasticsearch's."""
-    if REAL_URL:
-        pytest.skip("checks the stand-in itself; RESULTSTORE_TEST_ELASTICSEARCH_URL is set")
-
-
-@pytest.fixture
 def open_es() -> Iterator[Callable[..., resultstore.ResultBackend]]:
     """``open_es(url, **settings)``; every backend opened is closed at teardown."""
     with opened_backends() as open_backend:
