@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -53,3 +54,30 @@ def register(app: Celery) -> None:
         if self.request.retries < failures:
             raise self.retry(exc=RpcBoom("try again", self.request.retries))
         return self.request.retries
+
+    @app.task(name="rpc.add_to_all", shared=False)
+    def add_to_all(nums: list[Any], val: Any) -> list[Any]:
+        return [num + val for num in nums]
+
+    @app.task(name="rpc.add_replaced", bind=True, shared=False)
+    def add_replaced(self: Any, x: int, y: int) -> None:
+        raise self.replace(add.s(x, y))
+
+    @app.task(name="rpc.replaced_by_chain", bind=True, shared=False)
+    def replaced_by_chain(self: Any, x: int, y: int) -> None:
+        raise self.replace(add.s(x, y) | add.s(100))
+
+    @app.task(name="rpc.replaced_by_group", bind=True, shared=False)
+    def replaced_by_group(self: Any, x: int, y: int) -> None:
+        from celery import group
+
+        raise self.replace(group(add.s(x, y), add.s(y, y)))
+
+    @app.task(name="rpc.tsum_replaced", bind=True, shared=False)
+    def tsum_replaced(self: Any, values: list[int]) -> None:
+        raise self.replace(tsum.s(values))
+
+    @app.task(name="rpc.record", shared=False)
+    def record(path: str, text: str = "called") -> None:
+        """An errback (immutable signature): leaves a file the test can see."""
+        Path(path).write_text(text)

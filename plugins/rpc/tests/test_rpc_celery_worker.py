@@ -14,12 +14,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 from celery import Celery, chord, group
 from celery.backends.rpc import RPCBackend as CeleryRPCBackend
 from celery.exceptions import ChordError
+from rpc_shapes import shapes
 from rpc_support import RabbitMQ, Worker, worker_config
 from rpc_tasks import CELERYS, OURS, RpcBoom, make_app
 
@@ -143,6 +145,18 @@ def test_chord_with_failed_header_fails_body(client: Callable[..., Celery]) -> N
     assert result.state == "FAILURE"
     with pytest.raises(RpcBoom):  # following the parents, the header's own error surfaces
         result.get(timeout=5)
+
+
+SHAPES = list(shapes(Celery(set_as_current=False), Path(".")))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_chord_and_replace_shapes(client: Callable[..., Celery], tmp_path: Path,
+                                  shape: str) -> None:
+    """Issue 21's chord shapes (and Task.replace, which Celery's RPCBackend loses) complete."""
+    app = client(OURS, OUR_QUEUE)
+    run, expected = shapes(app, tmp_path, timeout=20)[shape]
+    assert run() == expected
 
 
 def test_thread_safe_client_reads_every_thread(client: Callable[..., Celery]) -> None:

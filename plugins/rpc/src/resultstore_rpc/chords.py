@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from resultstore.backend import ResultBackend
 
 from .messages import parts_queue, parts_queue_name
+from .replace import redirect_chord_body
 
 if TYPE_CHECKING:
     from .store import RPCStore
@@ -79,6 +80,7 @@ class RPCChordMixin:
     def fallback_chord_unlock(self, header_result: Any, body: Any, countdown: float = 1,
                               **kwargs: Any) -> None:
         kwargs[CHORD_QUEUE_KWARG] = parts_queue_name(str(header_result.id))
+        redirect_chord_body(self.app, body)
         super().fallback_chord_unlock(header_result, body, countdown, **kwargs)  # type: ignore[misc]
 
     # -- worker: a header task finished ---------------------------------------------------

@@ -9,7 +9,9 @@ results are messages, not keys:
 * ``on_task_call`` declares the sending thread's reply queue before the task
   is published, on the producer's channel (as Celery);
 * chords go through ``celery.chord_unlock`` and a parts queue
-  (:mod:`resultstore_rpc.chords`).
+  (:mod:`resultstore_rpc.chords`);
+* a ``Task.replace`` replacement answers the replaced task's caller
+  (:mod:`resultstore_rpc.replace`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from resultstore.celery import CeleryBackend
 from resultstore.codec import build_meta
 
 from .chords import RPCChordMixin
+from .replace import connect_replace_receiver
 from .store import RPCStore
 
 __all__ = ["RPCBackend"]
@@ -52,6 +55,7 @@ class RPCBackend(RPCChordMixin, CeleryBackend):
         if app is not None:
             store.connect = app.connection_for_read
             store.reply_to_source = lambda: str(app.thread_oid)
+            connect_replace_receiver()
         #: Celery's attributes: ``persistent`` (read by the worker's deduplication) and the mode.
         self.persistent = store.options.persistent
         self.delivery_mode = store.options.delivery_mode
