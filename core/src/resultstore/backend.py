@@ -26,7 +26,14 @@ from .hooks import has_listeners, plugin_manager
 from .keys import Keyspace
 from .records import KVRecords, MetaRecords, Records
 from .retry import RetryPolicy
-from .spec import AsyncKeyValueStore, Capability, KeyValueStore, MetaStore, ThreadedAsyncStore
+from .spec import (
+    AsyncKeyValueStore,
+    AsyncMetaStore,
+    Capability,
+    KeyValueStore,
+    MetaStore,
+    ThreadedAsyncStore,
+)
 from .transforms import TransformChain
 
 __all__ = ["ResultBackend"]
@@ -75,6 +82,7 @@ class ResultBackend:
         self._emit_stored = has_listeners(self.hooks, "resultstore_stored")
         self._emit_fetched = has_listeners(self.hooks, "resultstore_fetched")
         self._astore: AsyncKeyValueStore | None = None
+        self._ameta: AsyncMetaStore | None = None
 
     # -- plumbing ---------------------------------------------------------
     @property
@@ -300,13 +308,32 @@ class ResultBackend:
                             else ThreadedAsyncStore(self.store))
         return self._astore
 
+    @property
+    def ameta(self) -> AsyncMetaStore | None:
+        """Native asyncio twin of a record store (AIO), ``None`` otherwise."""
+        if self._ameta is None and isinstance(self.store, MetaStore) and self.has(Capability.AIO):
+            self._ameta = self.store.aio()
+        return self._ameta
+
+    async def _aread_metas(self, task_ids: list[str]) -> list[dict[str, Any] | None]:
+        """Record stores: native asyncio reads (AIO) or the sync read on a worker thread."""
+        ameta = self.ameta
+        if ameta is None:
+            return await asyncio.to_thread(self._read, "get_many", self.records.get_many, task_ids)
+        found = await self.retry.acall("get_many", ameta.get_many_meta, task_ids,
+                                       safe=self.store.exception_safe_to_retry,
+                                       error=BackendGetMetaError, on_retry=self._on_retry)
+        return [None if (m := found.get(t)) is None else self.codec.meta_from_decoded(dict(m))
+                for t in task_ids]
+
     async def aget_task_meta(self, task_id: str, cache: bool = True) -> dict[str, Any]:
         """The asyncio twin of :meth:`get_task_meta`."""
         task_id = str(task_id)
         if cache and (meta := self.cache.get(task_id)) is not None:
             return meta
         if not isinstance(self.store, KeyValueStore):
-            return await asyncio.to_thread(self.get_task_meta, task_id, cache)
+            stored = (await self._aread_metas([task_id]))[0]
+            return self._fetched(task_id, stored or pending_meta(), cache)
         payload = await self.retry.acall("get_task_meta", self.astore.get, self.keys.task(task_id),
                                          safe=self.store.exception_safe_to_retry,
                                          error=BackendGetMetaError, on_retry=self._on_retry,
@@ -320,7 +347,9 @@ class ResultBackend:
         found = {t: m for t in ids if cache and (m := self.cache.get(t)) is not None}
         missing = list(dict.fromkeys(t for t in ids if t not in found))
         if missing and not isinstance(self.store, KeyValueStore):
-            found.update(await asyncio.to_thread(self.get_many, missing, cache))
+            metas = await self._aread_metas(missing)
+            for task_id, stored in zip(missing, metas, strict=True):
+                found[task_id] = self._fetched(task_id, stored or pending_meta(), cache)
         elif missing:
             payloads = await self.retry.acall(
                 "get_many", self.astore.mget, [self.keys.task(t) for t in missing],
@@ -334,4 +363,6 @@ class ResultBackend:
     async def aclose(self) -> None:
         if self._astore is not None:
             await self._astore.aclose()
+        if self._ameta is not None:
+            await self._ameta.aclose()
         self.close()

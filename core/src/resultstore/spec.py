@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Capability", "ChordProgress", "KeyValueStore", "AsyncKeyValueStore", "MetaStore",
-    "Subscriber", "MessageHandler", "ThreadedAsyncStore", "Store",
+    "Subscriber", "MessageHandler", "MetaMessageHandler", "ThreadedAsyncStore", "AsyncMetaStore",
+    "Store",
 ]
 
 
@@ -83,6 +84,9 @@ class ChordProgress:
 
 #: Called by a subscriber with ``(key, value)`` for each new value.
 MessageHandler = Callable[[str, bytes], None]
+#: Called by a :class:`MetaStore` subscriber with ``(task_id, meta)`` for each new meta
+#: (the meta as :meth:`MetaStore.get_meta` returns it).
+MetaMessageHandler = Callable[[str, "dict[str, Any]"], None]
 
 
 class Subscriber(Protocol):
@@ -367,6 +371,21 @@ class MetaStore(abc.ABC):
         """Delete expired records; return how many (CLEANUP capability)."""
         raise NotSupported(f"{type(self).__name__} expires entries by itself")
 
+    def subscriber(self, on_message: MetaMessageHandler,
+                   on_reconnect: Callable[[], None]) -> Subscriber:
+        """Open the shared push channel (SUBSCRIBE capability).
+
+        Unlike a key/value store's, it is addressed by task id (``subscribe(task_id)``)
+        and delivers ``(task_id, meta)``.  A store whose deployment turns out unable to
+        push (probed when the channel opens) raises :class:`~resultstore.errors.NotSupported`;
+        waits then poll.
+        """
+        raise NotSupported(f"{type(self).__name__} cannot push new values")
+
+    def aio(self) -> AsyncMetaStore:
+        """Return the native asyncio twin of this store (AIO capability)."""
+        raise NotSupported(f"{type(self).__name__} has no native asyncio client")
+
     def exception_safe_to_retry(self, exc: BaseException) -> bool:
         """True when ``exc`` is transient and retrying is safe."""
         return False
@@ -376,6 +395,21 @@ class MetaStore(abc.ABC):
         return f"{type(self).__name__.lower()}://"
 
     def close(self) -> None:
+        """Release connections."""
+
+
+class AsyncMetaStore(abc.ABC):
+    """The asyncio twin of a :class:`MetaStore`'s reads: same names, awaitable."""
+
+    @abc.abstractmethod
+    async def get_meta(self, task_id: str) -> dict[str, Any] | None:
+        """See :meth:`MetaStore.get_meta`."""
+
+    @abc.abstractmethod
+    async def get_many_meta(self, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """See :meth:`MetaStore.get_many_meta`."""
+
+    async def aclose(self) -> None:
         """Release connections."""
 
 

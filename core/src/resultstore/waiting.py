@@ -43,9 +43,9 @@ from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Any
 
 from . import states
-from .errors import TimeoutError
+from .errors import NotSupported, TimeoutError
 from .hooks import has_listeners
-from .spec import Capability, KeyValueStore, Subscriber
+from .spec import Capability, KeyValueStore, MetaStore, Subscriber
 
 if TYPE_CHECKING:
     from .backend import ResultBackend
@@ -284,7 +284,10 @@ class Waiter:
         self.backend = backend
         store = backend.store
         #: True when waits are pushed by the store's subscriber.
-        self.push = isinstance(store, KeyValueStore) and Capability.SUBSCRIBE in backend.capabilities
+        self.push = (isinstance(store, (KeyValueStore, MetaStore))
+                     and Capability.SUBSCRIBE in backend.capabilities)
+        #: Key/value subscribers are addressed by key; record stores' by task id (meta dicts).
+        self._by_key = isinstance(store, KeyValueStore)
         #: Upper bound of the polling backoff (``resultstore_poll_interval_max``).
         self.poll_cap = float(backend.settings["resultstore_poll_interval_max"])
         #: Reports observed state changes to ``resultstore_state_changed`` hooks, if any listen.
@@ -522,8 +525,12 @@ class Waiter:
             watch._wake_on_loop()
 
     def _degrade(self, task_ids: Iterable[str], exc: BaseException) -> None:
-        logger.warning("resultstore: push channel of %r failed (%s: %s); polling instead",
-                       self.backend, type(exc).__name__, exc)
+        if isinstance(exc, NotSupported):  # probed when opened: this deployment cannot push
+            self.push = False
+            logger.info("resultstore: %r cannot push (%s); waits poll", self.backend, exc)
+        else:
+            logger.warning("resultstore: push channel of %r failed (%s: %s); polling instead",
+                           self.backend, type(exc).__name__, exc)
         with self._lock:
             watches = {w for t in task_ids for w in self._watches.get(t, ())}
         for watch in watches:
@@ -542,14 +549,16 @@ class Waiter:
                 if not want or self._closed:
                     return
                 store = self.backend.store
-                assert isinstance(store, KeyValueStore)
-                subscriber = self._subscriber = store.subscriber(self._on_message,
-                                                                 self._on_reconnect)
+                assert isinstance(store, (KeyValueStore, MetaStore))
+                subscriber = self._subscriber = store.subscriber(
+                    self._on_message if self._by_key else self._on_meta,  # type: ignore[arg-type]
+                    self._on_reconnect)
+            channel = keys.task if self._by_key else str
             for task_id in drop:
                 self._subscribed.discard(task_id)
-                subscriber.unsubscribe(keys.task(task_id))
+                subscriber.unsubscribe(channel(task_id))
             for task_id in want:
-                subscriber.subscribe(keys.task(task_id))
+                subscriber.subscribe(channel(task_id))
                 self._subscribed.add(task_id)
             if not self._subscribed:
                 self._subscribed = set()
@@ -644,6 +653,19 @@ class Waiter:
             return
         try:
             meta = self.backend._fetched(task_id, self.backend.codec.decode_meta(value), True)
+        except Exception as exc:  # noqa: BLE001 - let the waits read it and raise properly
+            self._degrade([task_id], exc)
+            return
+        self._deliver((watch, task_id, meta) for watch in watches)
+
+    def _on_meta(self, task_id: str, stored: dict[str, Any]) -> None:
+        """A record store's subscriber: the stored meta of ``task_id`` (exceptions as stored)."""
+        watches = self._watches_of(task_id)
+        if not watches:
+            return
+        try:
+            meta = self.backend._fetched(task_id, self.backend.codec.meta_from_decoded(dict(stored)),
+                                         True)
         except Exception as exc:  # noqa: BLE001 - let the waits read it and raise properly
             self._degrade([task_id], exc)
             return
