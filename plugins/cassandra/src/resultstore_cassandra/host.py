@@ -1,0 +1,25 @@
+"""The Celery host class (entry point ``cassandra``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from resultstore.celery import CeleryBackend
+
+from .store import CassandraStore
+
+__all__ = ["CassandraBackend"]
+
+#: Celery's ``CassandraBackend`` constructor arguments and the settings they override.
+_KWARGS = {"servers": "cassandra_servers", "keyspace": "cassandra_keyspace",
+           "table": "cassandra_table", "entry_ttl": "cassandra_entry_ttl", "port": "cassandra_port",
+           "bundle_path": "cassandra_secure_bundle_path"}
+
+
+class CassandraBackend(CeleryBackend):
+    """Celery loads this for ``cassandra://`` URLs (settings ``cassandra_*`` as Celery's)."""
+
+    resultstore_store = CassandraStore
+
+    def __init__(self, app: Any = None, url: str | None = None, **kwargs: Any) -> None:
+        super().__init__(app=app, url=url, **{_KWARGS.get(k, k): v for k, v in kwargs.items()})

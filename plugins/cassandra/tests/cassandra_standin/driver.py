@@ -1,0 +1,239 @@
+"""A stand-in at cassandra-driver's Cluster/Session boundary, over :mod:`.cql`'s tables.
+
+``StandinCluster`` replaces ``cassandra.cluster.Cluster`` (tests patch the attribute, so
+Celery's ``CassandraBackend`` and resultstore's store both get it).  Requests run on one
+"event loop" thread per server, as the driver's I/O thread: ``execute_async`` returns a
+future whose callbacks fire there, ``execute`` waits for it, and results are the driver's
+own ``ResultSet`` built with the session's ``row_factory``.  Each request is recorded
+(kind, CQL, consistency, serial consistency) so tests can count round trips and check
+levels.  Authentication: a server with ``credentials`` refuses a cluster whose
+``auth_provider`` does not carry them, as the driver reports it (``NoHostAvailable``).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from cassandra import AuthenticationFailed, ConsistencyLevel, OperationTimedOut
+from cassandra.cluster import NoHostAvailable, ResultSet
+from cassandra.query import SimpleStatement, named_tuple_factory
+
+from .cql import Database
+
+__all__ = ["StandinServer", "StandinCluster", "Request"]
+
+
+@dataclass(frozen=True)
+class Request:
+    kind: str  # "query" or "prepare"
+    cql: str
+    consistency: int | None
+    serial: int | None
+
+
+class StandinServer:
+    """One in-process "cluster": tables, a request log and the I/O thread."""
+
+    def __init__(self, credentials: dict[str, str] | None = None) -> None:
+        self.clock_offset = 0.0
+        self.db = Database(clock=lambda: time.time() + self.clock_offset)
+        self.credentials = credentials
+        self.requests: list[Request] = []
+        self.clusters: list[StandinCluster] = []
+        self.lock = threading.Lock()
+        #: ``fail(cql) -> exception | None``: fault injection before a statement runs.
+        self.fail: Callable[[str], BaseException | None] = lambda cql: None
+        #: ``lose(cql) -> exception | None``: the statement runs, then its response is "lost".
+        self.lose: Callable[[str], BaseException | None] = lambda cql: None
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="standin-io", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while (job := self._queue.get()) is not None:
+            job()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._queue.put(job)
+
+    def execute(self, keyspace: str | None, cql: str, params: Any) -> tuple[list[str], list[Any]]:
+        injected = self.fail(cql)
+        if injected is not None:
+            raise injected
+        with self.lock:
+            result = self.db.run(keyspace, cql, params)
+        lost = self.lose(cql)
+        if lost is not None:
+            raise lost
+        return result
+
+    def queries(self, needle: str = "") -> list[Request]:
+        return [r for r in self.requests if r.kind == "query" and needle in r.cql]
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(5)
+
+
+class StandinPrepared:
+    """What ``session.prepare`` returns: the CQL and the levels the caller sets."""
+
+    def __init__(self, query_string: str) -> None:
+        self.query_string = query_string
+        self.consistency_level: int | None = None
+        self.serial_consistency_level: int | None = None
+
+
+class StandinFuture:
+    """The parts of ``ResponseFuture`` that callers (and ``execute_concurrent``) use."""
+
+    has_more_pages = False
+    _col_types = None
+
+    def __init__(self, session: StandinSession, query: Any) -> None:
+        self.session = session
+        self.query = query
+        self.row_factory = session.row_factory
+        self._col_names: list[str] = []
+        self._done = threading.Event()
+        self._rows: Any = None
+        self._error: BaseException | None = None
+        self._callbacks: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
+        self._errbacks: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
+        self._lock = threading.Lock()
+
+    def _finish(self, names: list[str], rows: list[Any] | None, error: BaseException | None) -> None:
+        with self._lock:
+            self._col_names = names
+            self._rows = self.row_factory(names, rows) if rows is not None and names else []
+            self._error = error
+            self._done.set()
+            callbacks, errbacks = list(self._callbacks), list(self._errbacks)
+        for fn, args, kwargs in (errbacks if error is not None else callbacks):
+            fn(error if error is not None else self._rows, *args, **kwargs)
+
+    def result(self) -> ResultSet:
+        if not self._done.wait(10):
+            raise OperationTimedOut("stand-in request did not complete")
+        if self._error is not None:
+            raise self._error
+        return ResultSet(self, self._rows)
+
+    def add_callbacks(self, callback: Callable[..., Any], errback: Callable[..., Any],
+                      callback_args: tuple[Any, ...] = (), callback_kwargs: dict[str, Any] | None = None,
+                      errback_args: tuple[Any, ...] = (), errback_kwargs: dict[str, Any] | None = None
+                      ) -> None:
+        self.add_callback(callback, *callback_args, **(callback_kwargs or {}))
+        self.add_errback(errback, *errback_args, **(errback_kwargs or {}))
+
+    def add_callback(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> StandinFuture:
+        with self._lock:
+            if not self._done.is_set():
+                self._callbacks.append((fn, args, kwargs))
+                return self
+        if self._error is None:  # already done: run now, in the caller's thread (as the driver)
+            fn(self._rows, *args, **kwargs)
+        return self
+
+    def add_errback(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> StandinFuture:
+        with self._lock:
+            if not self._done.is_set():
+                self._errbacks.append((fn, args, kwargs))
+                return self
+        if self._error is not None:
+            fn(self._error, *args, **kwargs)
+        return self
+
+    def clear_callbacks(self) -> None:
+        with self._lock:
+            self._callbacks, self._errbacks = [], []
+
+
+class StandinSession:
+    def __init__(self, cluster: StandinCluster, keyspace: str | None) -> None:
+        self.cluster = cluster
+        self.keyspace = keyspace
+        self.row_factory: Callable[..., Any] = named_tuple_factory
+        self.default_consistency_level = ConsistencyLevel.LOCAL_ONE
+        self.is_shutdown = False
+
+    @property
+    def server(self) -> StandinServer:
+        return self.cluster.server
+
+    def prepare(self, query: str) -> StandinPrepared:
+        self.server.requests.append(Request("prepare", query, None, None))
+        return StandinPrepared(query)
+
+    def execute_async(self, query: Any, parameters: Any = None, timeout: Any = None,
+                      **kwargs: Any) -> StandinFuture:
+        if self.is_shutdown:
+            raise RuntimeError("the session was shut down")
+        if isinstance(query, str):
+            query = SimpleStatement(query)
+        cql = query.query_string
+        level = query.consistency_level
+        self.server.requests.append(Request(
+            "query", cql, self.default_consistency_level if level is None else level,
+            getattr(query, "serial_consistency_level", None)))
+        future = StandinFuture(self, query)
+
+        def run() -> None:
+            try:
+                names, rows = self.server.execute(self.keyspace, cql, parameters)
+            except BaseException as exc:
+                future._finish([], None, exc)
+            else:
+                future._finish(names, rows, None)
+
+        self.server.submit(run)
+        return future
+
+    def execute(self, query: Any, parameters: Any = None, timeout: Any = None,
+                **kwargs: Any) -> ResultSet:
+        return self.execute_async(query, parameters, timeout).result()
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self.server.submit(lambda: fn(*args, **kwargs))
+
+    def shutdown(self) -> None:
+        self.is_shutdown = True
+
+
+class StandinCluster:
+    """``cassandra.cluster.Cluster`` as far as Celery and resultstore call it."""
+
+    #: The server every new cluster talks to (set by the test fixture).
+    server: ClassVar[StandinServer]
+
+    def __init__(self, contact_points: Any = None, port: int = 9042, auth_provider: Any = None,
+                 cloud: Any = None, **options: Any) -> None:
+        self.contact_points, self.port, self.cloud, self.options = contact_points, port, cloud, options
+        self.auth_provider = auth_provider
+        self.server = type(self).server
+        self.server.clusters.append(self)
+        self.sessions: list[StandinSession] = []
+        self.is_shutdown = False
+
+    def connect(self, keyspace: str | None = None) -> StandinSession:
+        wanted = self.server.credentials
+        if wanted is not None:
+            given = {"username": getattr(self.auth_provider, "username", None),
+                     "password": getattr(self.auth_provider, "password", None)}
+            if given != wanted:
+                raise NoHostAvailable("Unable to connect to any servers", {
+                    "127.0.0.1:9042": AuthenticationFailed("Provided username and/or password "
+                                                           "are incorrect")})
+        session = StandinSession(self, keyspace)
+        self.sessions.append(session)
+        return session
+
+    def shutdown(self) -> None:
+        self.is_shutdown = True
+        for session in self.sessions:
+            session.shutdown()

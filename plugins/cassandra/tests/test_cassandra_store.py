@@ -1,0 +1,249 @@
+"""CassandraStore specifics: Celery's settings, statements and levels, TTL, LWT, asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import cassandra
+import pytest
+from cassandra import ConsistencyLevel, InvalidRequest, Unauthorized, WriteTimeout, WriteType
+from cassandra.cluster import NoHostAvailable
+from cassandra_helpers import celery_conf, raw_rows
+from cassandra_standin.driver import StandinServer
+from celery import Celery
+from celery.app.backends import by_url
+from celery.backends.cassandra import CassandraBackend as CeleryCassandraBackend
+
+import resultstore
+from resultstore import states
+from resultstore.errors import BackendStoreError, ImproperlyConfigured
+from resultstore.testing.races import guarded_writes_keep_success
+from resultstore_cassandra import CassandraStore
+from resultstore_cassandra.host import CassandraBackend
+
+MakeBackend = Callable[..., resultstore.ResultBackend]
+BASE = {"cassandra_servers": ["10.1.1.1", "10.1.1.2"], "cassandra_keyspace": "ks",
+        "cassandra_table": "results"}
+
+
+def _uid() -> str:
+    return str(uuid.uuid4())
+
+
+def _store(backend: resultstore.ResultBackend) -> CassandraStore:
+    assert isinstance(backend.store, CassandraStore)
+    return backend.store
+
+
+# -- Celery's settings ---------------------------------------------------------------
+def test_every_celery_setting_reaches_the_driver(only_standin: StandinServer) -> None:
+    only_standin.credentials = {"username": "app", "password": "s3cret"}
+    backend = resultstore.connect("cassandra://", **BASE, cassandra_port=19042,
+                                  cassandra_auth_provider="PlainTextAuthProvider",
+                                  cassandra_auth_kwargs={"username": "app", "password": "s3cret"},
+                                  cassandra_options={"protocol_version": 4, "connect_timeout": 3},
+                                  cassandra_read_consistency="ONE",
+                                  cassandra_write_consistency="QUORUM", cassandra_entry_ttl=120)
+    try:
+        backend.mark_as_done("t", 1)
+        assert backend.get_task_meta("t")["result"] == 1
+        cluster = only_standin.clusters[-1]
+        assert (cluster.contact_points, cluster.port) == (["10.1.1.1", "10.1.1.2"], 19042)
+        assert cluster.options == {"protocol_version": 4, "connect_timeout": 3}
+        assert cluster.sessions[0].keyspace == "ks"
+        insert, select = only_standin.queries("INSERT INTO results")[-1], \
+            only_standin.queries("SELECT status")[-1]
+        assert (insert.consistency, select.consistency) == (ConsistencyLevel.QUORUM, ConsistencyLevel.ONE)
+        assert "s3cret" not in backend.as_uri() and "s3cret" not in repr(backend.store)
+        assert "s3cret" in backend.as_uri(include_password=True)
+    finally:
+        only_standin.credentials = None
+        backend.close()
+
+
+def test_wrong_credentials_are_reported(only_standin: StandinServer) -> None:
+    only_standin.credentials = {"username": "app", "password": "s3cret"}
+    backend = resultstore.connect("cassandra://app:nope@127.0.0.1/ks/results")
+    try:
+        with pytest.raises(BackendStoreError) as caught:
+            backend.mark_as_done("t", 1)
+        assert isinstance(caught.value.__cause__, NoHostAvailable)
+        assert "nope" not in str(caught.value)
+    finally:
+        only_standin.credentials = None
+        backend.close()
+
+
+def test_secure_bundle_connects_through_cloud_config(only_standin: StandinServer) -> None:
+    backend = resultstore.connect("cassandra://", cassandra_secure_bundle_path="/run/bundle.zip",
+                                  cassandra_keyspace="ks", cassandra_table="results")
+    try:
+        backend.mark_as_done("astra", 1)
+        assert only_standin.clusters[-1].cloud == {"secure_connect_bundle": "/run/bundle.zip"}
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({}, "needs cassandra_servers"),
+    ({**BASE, "cassandra_secure_bundle_path": "/b.zip"}, "not both"),
+    ({**BASE, "cassandra_read_consistency": "MOSTLY"}, "cassandra_read_consistency must be"),
+    ({**BASE, "cassandra_table": "x; DROP TABLE y"}, "plain CQL identifier"),
+    ({**BASE, "cassandra_keep_success": "paxos"}, "cassandra_keep_success must be"),
+    ({**BASE, "cassandra_auth_provider": "NoSuchProvider", "cassandra_auth_kwargs": {"a": 1}},
+     "not a class of cassandra.auth"),
+])
+def test_bad_settings_are_refused(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match=message):
+        CassandraStore.from_url("cassandra://", resultstore.Settings(settings)).config.auth()
+
+
+def test_celery_loads_the_host_class_with_celerys_kwargs(only_standin: StandinServer) -> None:
+    app = Celery("hosted", set_as_current=False)
+    cls, _ = by_url("cassandra://", app.loader)
+    assert cls is CassandraBackend
+    host = cls(app=app, servers=["127.0.0.1"], keyspace="ks", table="hosted", entry_ttl=30)
+    store = host.backend.store
+    assert isinstance(store, CassandraStore)
+    assert (store.config.table, store.config.entry_ttl, store.ttl_for(5)) == ("hosted", 30, 30)
+    host.backend.close()
+
+
+# -- statements ----------------------------------------------------------------------
+def test_statements_are_prepared_once_with_ttls(only_standin: StandinServer, fresh_url: str,
+                                                open_backend: MakeBackend) -> None:
+    backend = open_backend(fresh_url, result_expires=600, result_failure_expires=60)
+    table = fresh_url.rsplit("/", 1)[1]
+    ok, bad = _uid(), _uid()
+    for _ in range(5):
+        backend.mark_as_done(ok, 1)
+        backend.mark_as_failure(bad, ValueError("x"))
+    prepared = [r.cql for r in only_standin.requests if r.kind == "prepare" and table in r.cql]
+    assert len(prepared) == len(set(prepared)) == 2  # one SELECT (read before write), one INSERT
+    ttl = only_standin.db.table("resultstore_test", table).partitions
+    expiries = {status: min(c.expires for row in ttl[(tid,)].rows.values()
+                            for name, c in row.cells.items() if name == "status")
+                for status, tid in (("ok", ok), ("bad", bad))}
+    assert 590 < expiries["ok"] - only_standin.db.clock() <= 600
+    assert 50 < expiries["bad"] - only_standin.db.clock() <= 60
+
+
+def test_rows_expire_with_the_native_ttl(only_standin: StandinServer, fresh_url: str,
+                                         open_backend: MakeBackend) -> None:
+    backend, task_id = open_backend(fresh_url, result_expires=30), _uid()
+    backend.mark_as_done(task_id, 1)
+    only_standin.clock_offset += 31
+    try:
+        assert backend.get_task_meta(task_id)["status"] == states.PENDING
+    finally:
+        only_standin.clock_offset -= 31
+
+
+def test_get_many_reads_concurrently_not_with_in(only_standin: StandinServer, fresh_url: str,
+                                                 open_backend: MakeBackend) -> None:
+    backend = open_backend(fresh_url)
+    ids = [_uid() for _ in range(50)]
+    backend.mark_as_done(ids[0], 0)
+    before = len(only_standin.queries())
+    metas = backend.get_many(ids)
+    selects = only_standin.queries()[before:]
+    assert len(selects) == 50 and all(" IN " not in r.cql for r in selects)
+    assert metas[ids[0]]["result"] == 0 and metas[ids[1]]["status"] == states.PENDING
+
+
+def test_asyncio_reads_use_driver_futures_not_threads(fresh_url: str, open_backend: MakeBackend,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = open_backend(fresh_url)
+    ids = [_uid() for _ in range(20)]
+    for task_id in ids:
+        backend.mark_as_done(task_id, task_id)
+
+    def no_threads(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("asyncio.to_thread was used")
+
+    monkeypatch.setattr(asyncio, "to_thread", no_threads)
+
+    async def read() -> tuple[Any, Any, Any]:
+        return (await backend.aget_task_meta(ids[0]), await backend.aget_many(ids),
+                await backend.aget_task_meta(_uid()))
+
+    one, many, unknown = asyncio.run(read())
+    assert one["result"] == ids[0] and [many[t]["result"] for t in ids] == ids
+    assert unknown["status"] == states.PENDING
+
+
+def test_transient_errors_are_retried_invalid_requests_are_not(fresh_url: str) -> None:
+    store = CassandraStore.from_url(fresh_url, resultstore.Settings())
+    assert store.exception_safe_to_retry(NoHostAvailable("down", {}))
+    assert store.exception_safe_to_retry(WriteTimeout("slow", write_type=WriteType.SIMPLE))
+    assert store.exception_safe_to_retry(cassandra.OperationTimedOut())
+    assert not store.exception_safe_to_retry(InvalidRequest("bad"))
+    assert not store.exception_safe_to_retry(Unauthorized("no"))
+
+
+def test_without_alter_permission_it_works_without_its_columns(
+        only_standin: StandinServer, fresh_url: str, open_backend: MakeBackend,
+        caplog: pytest.LogCaptureFixture) -> None:
+    app = Celery("owner", set_as_current=False)
+    app.conf.update(celery_conf(fresh_url))
+    celery = CeleryCassandraBackend(app=app)
+    celery.mark_as_done("by-celery", 1)  # Celery's table: no resultstore columns
+    only_standin.fail = lambda cql: Unauthorized("no ALTER") if cql.startswith("ALTER") else None
+    try:
+        with caplog.at_level(logging.WARNING):
+            backend = open_backend(fresh_url, result_extended=True)
+            backend.mark_as_done("ours", 2, request=type("R", (), {"parent_id": "p", "group": "g"})())
+    finally:
+        only_standin.fail = lambda cql: None
+    assert "Cannot add column parent_id" in caplog.text
+    assert backend.get_task_meta("ours")["result"] == 2
+    assert backend.get_task_meta("by-celery")["result"] == 1
+    celery._cluster.shutdown()
+
+
+# -- keeping a SUCCESS ---------------------------------------------------------------------
+def test_default_mode_race_resolves_to_success_for_our_readers(open_backend: MakeBackend,
+                                                               fresh_url: str) -> None:
+    """No LWT: a FAILURE racing the SUCCESS may land as a newer row, but reads prefer SUCCESS."""
+    guarded_writes_keep_success([open_backend(fresh_url) for _ in range(4)], rounds=5)
+
+
+def test_lwt_mode_refuses_late_writes_so_celery_sees_success(
+        only_standin: StandinServer, open_backend: MakeBackend, fresh_url: str) -> None:
+    backend = open_backend(fresh_url, cassandra_keep_success="lwt")
+    task_id = _uid()
+    backend.mark_as_started(task_id)
+    backend.mark_as_done(task_id, "ok")
+    backend.store.set_meta_unless_success(  # a late FAILURE from a second worker
+        task_id, {"status": states.FAILURE, "result": {"exc_type": "ValueError",
+                                                       "exc_message": ["late"], "exc_module": "builtins"},
+                  "traceback": None, "children": None, "date_done": None})
+    assert [r["status"] for r in raw_rows(fresh_url, task_id)] == ["SUCCESS", "STARTED"]
+    table = fresh_url.rsplit("/", 1)[1]
+    lwt = [r for r in only_standin.queries("IF resultstore_success = null") if f" {table} " in r.cql]
+    assert len(lwt) == 3 and all(r.serial == ConsistencyLevel.LOCAL_SERIAL for r in lwt)
+    app = Celery("reader", set_as_current=False)
+    app.conf.update(celery_conf(fresh_url))
+    celery = CeleryCassandraBackend(app=app)
+    assert celery.get_task_meta(task_id)["result"] == "ok"
+    celery._cluster.shutdown()
+
+
+def test_lwt_mode_needs_its_guard_column(only_standin: StandinServer, fresh_url: str,
+                                         open_backend: MakeBackend) -> None:
+    only_standin.fail = lambda cql: (Unauthorized("no ALTER")
+                                     if cql.startswith(("ALTER", "CREATE")) else None)
+    table = fresh_url.rsplit("/", 1)[1]
+    only_standin.db.run("resultstore_test", f"CREATE TABLE {table} (task_id text, status text, "
+                        f"result blob, date_done timestamp, traceback blob, children blob, "
+                        f"PRIMARY KEY ((task_id), date_done))", None)
+    try:
+        backend = open_backend(fresh_url, cassandra_keep_success="lwt")
+        with pytest.raises(BackendStoreError, match="needs the static column"):
+            backend.mark_as_done(_uid(), 1)
+    finally:
+        only_standin.fail = lambda cql: None
