@@ -119,6 +119,14 @@ def plugin(session: nox.Session, plugin: str) -> None:
 
 
 @nox.session
+def elasticsearch8(session: nox.Session) -> None:
+    """resultstore-elasticsearch on elasticsearch-py 8.x (the ``tests`` run uses 9.x)."""
+    install_workspace(session, ["elasticsearch"])
+    session.install("elasticsearch[async]>=8,<9", "elastic-transport<9")
+    session.run("pytest", "plugins/elasticsearch/tests", *session.posargs)
+
+
+@nox.session
 def demo(session: nox.Session) -> None:
     """The README's main job: a real Celery worker on the embedded file backend."""
     session.install("-e", "core", "-e", "plugins/file", "celery==5.7.0")

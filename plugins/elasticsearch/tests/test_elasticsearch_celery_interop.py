@@ -2,10 +2,10 @@
 in both ``elasticsearch_save_meta_as_text`` modes, and document layout identity.
 
 Celery 5.7 builds its client with ``timeout=`` and ``http_auth=``, which elasticsearch-py 9
-no longer accepts, so its backend cannot connect with the 9.x client at all; the fixture
-hands it a client built with the 9.x names (``request_timeout``), the one substitution.
-Every request after that is Celery's own (``index`` with ``op_type=create``, ``get``,
-``update`` with ``if_seq_no``/``if_primary_term``, ``delete``).
+no longer accepts, so with the 9.x client its backend cannot connect at all; there the fixture
+hands it a client built with the 9.x names (``request_timeout``), the one substitution.  With
+8.x Celery builds its own.  Every request is Celery's own (``index`` with ``op_type=create``,
+``get``, ``update`` with ``if_seq_no``/``if_primary_term``, ``delete``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from resultstore_elasticsearch.host import ElasticsearchBackend
 from resultstore_elasticsearch.store import client_options
 
 MakeBackend = Callable[..., resultstore.ResultBackend]
+CLIENT_MAJOR = int(elasticsearch.__versionstr__.split(".")[0])
 MODES = [pytest.param(True, id="text"), pytest.param(False, id="object")]
 
 
@@ -43,8 +44,9 @@ def _celery(url: str, as_text: bool) -> CeleryElasticsearchBackend:
     app = Celery("es-interop", set_as_current=False)
     app.conf.elasticsearch_save_meta_as_text = as_text
     backend = CeleryElasticsearchBackend(app=app, url=url)
-    config = ElasticsearchConfig.from_url(url, resultstore.Settings())
-    backend._server = elasticsearch.Elasticsearch(config.node, **client_options(config))
+    if CLIENT_MAJOR >= 9:
+        config = ElasticsearchConfig.from_url(url, resultstore.Settings())
+        backend._server = elasticsearch.Elasticsearch(config.node, **client_options(config))
     return backend
 
 
@@ -155,7 +157,7 @@ def test_binary_payloads_fail_loudly_in_celery(pair: Any) -> None:
 
 
 
-@pytest.mark.skipif(int(elasticsearch.__versionstr__.split(".")[0]) < 9,
+@pytest.mark.skipif(CLIENT_MAJOR < 9,
                     reason="only elasticsearch-py 9 dropped the timeout= argument")
 def test_celery_57_cannot_build_its_own_client_on_elasticsearch_9(es_url: str) -> None:
     """Why the fixture above hands Celery a client; resultstore uses ``request_timeout``."""

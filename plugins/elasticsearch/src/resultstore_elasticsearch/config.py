@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from resultstore.config import Settings
@@ -24,9 +25,9 @@ SCHEMES = {"elasticsearch": "http", "elasticsearch+http": "http", "elasticsearch
            "http": "http", "https": "https"}
 
 
-def _number(value: object, name: str, kind: type[int] | type[float]) -> float:
+def _number(value: Any, name: str, kind: type[int] | type[float]) -> float:
     try:
-        return kind(value)  # type: ignore[arg-type]
+        return kind(value)
     except (TypeError, ValueError):
         raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
 
