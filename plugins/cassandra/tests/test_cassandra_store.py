@@ -247,3 +247,22 @@ def test_lwt_mode_needs_its_guard_column(only_standin: StandinServer, fresh_url:
             backend.mark_as_done(_uid(), 1)
     finally:
         only_standin.fail = lambda cql: None
+
+
+def test_host_pickles_with_celerys_constructor_arguments(only_standin: StandinServer) -> None:
+    import pickle
+
+    from celery import _state
+
+    previous = _state.get_current_app()
+    app = Celery("pickled", set_as_current=True)
+    host = CassandraBackend(app=app, servers=["127.0.0.1"], keyspace="ks", table="pickled",
+                            entry_ttl=30)
+    again = pickle.loads(pickle.dumps(host))
+    try:
+        assert isinstance(again, CassandraBackend)
+        assert (again.backend.store.config.table, again.backend.store.config.entry_ttl) == ("pickled", 30)
+    finally:
+        host.backend.close()
+        again.backend.close()
+        _state._set_current_app(previous)
