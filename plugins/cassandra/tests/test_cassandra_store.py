@@ -266,3 +266,19 @@ def test_host_pickles_with_celerys_constructor_arguments(only_standin: StandinSe
         host.backend.close()
         again.backend.close()
         _state._set_current_app(previous)
+
+
+@pytest.mark.parametrize("mode, per_write", [("read", 2), ("lwt", 1)])
+def test_round_trips_per_write_and_read(only_standin: StandinServer, open_backend: MakeBackend,
+                                        fresh_url: str, mode: str, per_write: int) -> None:
+    """Default: Celery's read-before-write (2 requests); lwt: one conditional write (a Paxos
+    round on a real server). A read is one request; nothing is re-prepared."""
+    backend, task_id = open_backend(fresh_url, cassandra_keep_success=mode), _uid()
+    backend.mark_as_done(_uid(), 0)  # connects, prepares
+    backend.mark_as_started(task_id)
+    before = len(only_standin.requests)
+    backend.mark_as_done(task_id, 1)
+    assert len(only_standin.requests) - before == per_write
+    before = len(only_standin.requests)
+    backend.get_task_meta(task_id)
+    assert len(only_standin.requests) - before == 1
