@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,13 +10,13 @@ import pytest
 
 import resultstore
 from resultstore.testing import opened_backends
+from resultstore.testing.moto import moto_argv
 from resultstore.testing.servers import ServerProcess
 
 
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with ServerProcess([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "{port}"],
-                       workdir=Path(tmp_path_factory.mktemp("moto"))) as server:
+    with ServerProcess(moto_argv(), workdir=Path(tmp_path_factory.mktemp("moto"))) as server:
         yield server
 
 

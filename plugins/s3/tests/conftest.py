@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
+from resultstore.testing.moto import moto_argv
 from resultstore.testing.servers import ServerProcess
 
 SECRET = f"rs-test-secret-{uuid.uuid4().hex}"
 
 
-def _binary(name: str) -> str:
-    local = Path(sys.executable).parent / name  # the test environment's own console script
-    return str(local) if local.exists() else name
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    argv = [_binary("moto_server"), "-H", "127.0.0.1", "-p", "{port}"]
-    with ServerProcess(argv, workdir=tmp_path_factory.mktemp("moto")) as server:
+    with ServerProcess(moto_argv(), workdir=tmp_path_factory.mktemp("moto")) as server:
         yield f"http://127.0.0.1:{server.port}"
 
 
