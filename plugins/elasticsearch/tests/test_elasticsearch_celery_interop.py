@@ -10,6 +10,7 @@ hands it a client built with the 9.x names (``request_timeout``), the one substi
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -175,3 +176,36 @@ def test_resultstore_backends_lists_the_plugin() -> None:
                                               "resultstore_elasticsearch.host:ElasticsearchBackend")
     assert row.replaces == "celery.backends.elasticsearch:ElasticsearchBackend"
     assert {"chord_add", "guarded_set", "batch", "cleanup", "aio"} <= set(row.capabilities or ())
+
+
+@pytest.mark.parametrize("success_side", ["celery", "resultstore"])
+def test_success_vs_late_failure_race_across_implementations(success_side: str, pair: Any) -> None:
+    """Celery's and our optimistic concurrency interleave: the SUCCESS stays, every round.
+
+    Celery's own update raises its ConflictError when it loses (unless
+    ``result_backend_always_retry``); that is its way of keeping the SUCCESS.
+    """
+    celery, backend = pair
+    for _ in range(15):
+        task_id = _uid()
+        barrier = threading.Barrier(2)
+
+        def succeed(task_id: str = task_id, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            (celery if success_side == "celery" else backend).mark_as_done(task_id, "ok")
+
+        def fail(task_id: str = task_id, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                (backend if success_side == "celery" else celery).mark_as_failure(
+                    task_id, ValueError("late"))
+            except elasticsearch.ConflictError:
+                pass  # Celery's update lost the race
+
+        threads = [threading.Thread(target=succeed), threading.Thread(target=fail)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert backend.get_task_meta(task_id, cache=False)["status"] == states.SUCCESS
+        assert celery.get_task_meta(task_id)["result"] == "ok"

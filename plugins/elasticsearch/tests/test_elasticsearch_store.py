@@ -98,6 +98,12 @@ def test_settings_as_celery() -> None:
         ElasticsearchConfig.from_url("redis://h/i", Settings())
 
 
+@pytest.mark.parametrize("index", ["Results", "a b", "_x", "a*b", "a%23b"])
+def test_invalid_index_names_are_refused_before_any_request(index: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match="not a valid index name"):
+        ElasticsearchConfig.from_url(f"elasticsearch://h/{index}", Settings())
+
+
 def test_password_never_shown() -> None:
     store = ElasticsearchStore.from_url("elasticsearch+https://user:s3cr%2Ft@h:9243/i", Settings())
     try:
@@ -247,12 +253,16 @@ def test_exception_safe_to_retry(ours: MakeBackend) -> None:
 def test_unreachable_server_is_a_clear_error() -> None:
     from resultstore.testing.servers import free_port
 
-    backend = resultstore.connect(f"elasticsearch://127.0.0.1:{free_port()}/i",
+    backend = resultstore.connect(f"elasticsearch://user:s3cret@127.0.0.1:{free_port()}/i",
                                   elasticsearch_max_retries=0)
     try:
         with pytest.raises(resultstore.errors.BackendGetMetaError) as info:
             backend.get_task_meta("t")
-        assert "127.0.0.1" in str(info.value) or info.value.__cause__ is not None
+        chain = [info.value, info.value.__cause__, info.value.__context__]
+        assert isinstance(info.value.__cause__ or info.value.__context__,
+                          elastic_transport.ConnectionError)
+        assert not any("s3cret" in f"{e!s} {e!r}" for e in chain if e is not None)
+        assert "s3cret" not in repr(backend) and "s3cret" not in backend.as_uri()
     finally:
         backend.close()
 

@@ -20,6 +20,8 @@ __all__ = ["ElasticsearchConfig"]
 
 log = logging.getLogger(__name__)
 
+#: Characters Elasticsearch refuses in index names (besides upper case).
+_BAD_INDEX_CHARS = set('\\/*?"<>| ,#:')
 #: URL schemes a store accepts, and the HTTP scheme each means.
 SCHEMES = {"elasticsearch": "http", "elasticsearch+http": "http", "elasticsearch+https": "https",
            "http": "http", "https": "https"}
@@ -30,6 +32,17 @@ def _number(value: Any, name: str, kind: type[int] | type[float]) -> float:
         return kind(value)
     except (TypeError, ValueError):
         raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+
+
+def _check_index(index: str) -> None:
+    """Elasticsearch's index name rules, checked before any request."""
+    if not index:
+        return
+    if (index != index.lower() or _BAD_INDEX_CHARS & set(index) or index[0] in "-_+"
+            or index in (".", "..") or len(index.encode()) > 255):
+        raise ImproperlyConfigured(
+            f"elasticsearch URL: {index!r} is not a valid index name (lower case, no "
+            f"spaces or any of \\/*?\"<>|,#:, not starting with -, _ or +, at most 255 bytes).")
 
 
 @dataclass(frozen=True)
@@ -65,7 +78,8 @@ class ElasticsearchConfig:
             port = parts.port
         except ValueError:
             raise ImproperlyConfigured("elasticsearch URL: the port must be a number.") from None
-        index, _, doc_type = parts.path.strip("/").partition("/")
+        index, _, doc_type = unquote(parts.path).strip("/").partition("/")
+        _check_index(index)
         if doc_type:
             log.warning("elasticsearch URL: doc type %r ignored (mapping types were removed in "
                         "Elasticsearch 8)", doc_type)
