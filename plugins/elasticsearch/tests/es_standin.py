@@ -189,8 +189,7 @@ def bulk(default_index: str | None, lines: list[str]) -> dict[str, Any]:
         index, doc_id = meta.get("_index", default_index), meta.get("_id")
         try:
             if action == "delete":
-                docs = INDICES.get(index, {})
-                found = docs.pop(doc_id, None)
+                found = _existing(index).pop(doc_id, None)
                 result = {"_index": index, "_id": doc_id, "status": 200 if found else 404,
                           "result": "deleted" if found else "not_found"}
             elif action in ("index", "create"):

@@ -207,6 +207,7 @@ def test_cleanup_of_a_missing_index_is_zero(es_server_url: str) -> None:
         assert store.cleanup() == 0
         assert store.get("x") is None and store.mget(["x", "y"]) == [None, None]
         store.delete("x")
+        store.delete_many(["x", "y"])  # a bulk delete into a missing index: 404 items, no error
     finally:
         store.close()
 

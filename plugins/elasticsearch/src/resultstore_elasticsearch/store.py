@@ -122,13 +122,14 @@ class ElasticsearchStore(KeyValueStore):
         self.client.index(index=self.index, id=key, document=self.source(value, ttl))
 
     def bulk(self, operations: list[dict[str, Any]]) -> None:
-        """One ``_bulk`` request; a failed item (other than a missing delete) raises."""
+        """One ``_bulk`` request; a failed item raises (deleting what is not there, even in a
+        missing index, is not a failure)."""
         if not operations:
             return
         response = self.client.bulk(index=self.index, operations=operations)
         if response.body.get("errors"):
-            failed = [item for entry in response.body["items"] for item in entry.values()
-                      if "error" in item]
+            failed = [item for entry in response.body["items"] for action, item in entry.items()
+                      if "error" in item and not (action == "delete" and item.get("status") == 404)]
             if failed:
                 raise BackendStoreError(f"Elasticsearch bulk request: {len(failed)} items failed, "
                                         f"first: {failed[0]['error'].get('type')}")
