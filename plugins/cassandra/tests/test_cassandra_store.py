@@ -94,6 +94,7 @@ def test_secure_bundle_connects_through_cloud_config(only_standin: StandinServer
     ({**BASE, "cassandra_read_consistency": "MOSTLY"}, "cassandra_read_consistency must be"),
     ({**BASE, "cassandra_table": "x; DROP TABLE y"}, "plain CQL identifier"),
     ({**BASE, "cassandra_keep_success": "paxos"}, "cassandra_keep_success must be"),
+    ({**BASE, "cassandra_serial_consistency": "QUORUM"}, "SERIAL or LOCAL_SERIAL"),
     ({**BASE, "cassandra_auth_provider": "NoSuchProvider", "cassandra_auth_kwargs": {"a": 1}},
      "not a class of cassandra.auth"),
 ])

@@ -46,6 +46,14 @@ def _consistency(settings: Settings, name: str, default: str) -> str:
     return str(value).upper()
 
 
+def _serial(settings: Settings) -> str:
+    value = _consistency(settings, "cassandra_serial_consistency", "LOCAL_SERIAL")
+    if value not in ("SERIAL", "LOCAL_SERIAL"):
+        raise ImproperlyConfigured(f"cassandra_serial_consistency must be SERIAL or LOCAL_SERIAL, "
+                                   f"got {value!r}")
+    return value
+
+
 def _ttl(value: Any, name: str) -> int | None:
     if value is None:
         return None
@@ -123,7 +131,7 @@ class CassandraConfig:
             bundle_path=bundle,
             read_consistency=_consistency(settings, "cassandra_read_consistency", "LOCAL_QUORUM"),
             write_consistency=_consistency(settings, "cassandra_write_consistency", "LOCAL_QUORUM"),
-            serial_consistency=_consistency(settings, "cassandra_serial_consistency", "LOCAL_SERIAL"),
+            serial_consistency=_serial(settings),
             entry_ttl=_ttl(settings.get("cassandra_entry_ttl"), "cassandra_entry_ttl"),
             auth_provider=auth_provider,
             auth_kwargs=auth_kwargs,
