@@ -29,7 +29,8 @@ SERVERS = {
     "rpc": {"rabbitmq-server": "rabbitmq-server"},
 }
 #: npm packages providing a plugin's emulator (binary checked, installed under .nox/npm).
-NPM_SERVERS = {"azureblockblob": {"azurite-blob": "azurite@3"}}
+NPM_SERVERS = {"azureblockblob": {"azurite-blob": "azurite@3"},
+               "couchdb": {"pouchdb-server": "pouchdb-server@4"}}
 NPM_PREFIX = ROOT / ".nox" / "npm"
 
 

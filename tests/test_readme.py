@@ -36,9 +36,8 @@ def _declared(alias: str) -> tuple[set[Capability], set[Capability]]:
     """(always declared, declared only when the service honours conditional writes)."""
     store = default_registry.entry_for(alias).load_store()
     if issubclass(store, BlobStore):
-        from resultstore import blob
-
-        return set(blob._BASE_CAPABILITIES), set(blob._CONDITIONAL_CAPABILITIES)
+        always, conditional = store.declared_capabilities()
+        return set(always), set(conditional)
     return set(store.capabilities), set()
 
 

@@ -130,6 +130,23 @@ def test_probe_declares_chords_only_when_conditions_hold() -> None:
     assert Capability.CHORD in forced.capabilities
 
 
+class AssumedBlobs(DictBlobs):
+    """A storage whose API guarantees conditional writes, with push of its own (as CouchDB)."""
+
+    extra_capabilities = frozenset({Capability.SUBSCRIBE})
+    assume_conditions = True
+
+
+def test_assumed_conditions_skip_the_probe_and_extras_are_declared() -> None:
+    store = AssumedBlobs(f"p-{uuid.uuid4()}", honour=False)  # would fail a probe: none is made
+    assert {Capability.CHORD, Capability.GUARDED_SET, Capability.SUBSCRIBE} <= store.capabilities
+    assert store.declared_capabilities() == (store.capabilities, frozenset())
+    off = AssumedBlobs(f"p-{uuid.uuid4()}", Settings(dictblobs_conditional_writes=False))
+    assert Capability.CHORD not in off.capabilities and Capability.SUBSCRIBE in off.capabilities
+    always, conditional = DictBlobs.declared_capabilities()
+    assert Capability.SCAN in always and conditional == {Capability.CHORD, Capability.GUARDED_SET}
+
+
 def test_unreachable_storage_fails_the_probe_clearly() -> None:
     class Down(DictBlobs):
         def write_blob(self, name: str, data: bytes, **kwargs: Any) -> str | None:

@@ -200,6 +200,10 @@ class BlobStore(KeyValueStore):
     settings_prefix: ClassVar[str] = "blob"
     #: Default size of the thread pool of batched operations.
     default_max_workers: ClassVar[int] = 10
+    #: Capabilities the plugin implements beyond the object API (a native asyncio twin, push).
+    extra_capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: True when the storage's API guarantees conditional writes (CouchDB's MVCC): no probe.
+    assume_conditions: ClassVar[bool] = False
 
     def __init__(self, prefix: str, settings: Settings, *, max_workers: int | None = None) -> None:
         #: Prepended to every key to form the object name (the base path).
@@ -216,8 +220,16 @@ class BlobStore(KeyValueStore):
         self.min_ttl = min((t for t in ttls if t), default=None)
         self._pool: PerProcess[ThreadPoolExecutor] = PerProcess(
             lambda: ThreadPoolExecutor(self.max_workers, thread_name_prefix=f"{self.settings_prefix}-io"))
-        self.capabilities = _BASE_CAPABILITIES  # type: ignore[misc]  # completed by configure_conditions
+        self.capabilities = _BASE_CAPABILITIES | self.extra_capabilities  # type: ignore[misc]
         self._listed = threading.local()
+
+    @classmethod
+    def declared_capabilities(cls) -> tuple[frozenset[Capability], frozenset[Capability]]:
+        """``(always, if conditional writes are honoured)``: what instances of the class declare."""
+        always = _BASE_CAPABILITIES | cls.extra_capabilities
+        if cls.assume_conditions:
+            return always | _CONDITIONAL_CAPABILITIES, frozenset()
+        return always, _CONDITIONAL_CAPABILITIES
 
     # -- the object API (plugins) ----------------------------------------------
     @abc.abstractmethod
@@ -250,6 +262,10 @@ class BlobStore(KeyValueStore):
         """Names only (override when the SDK lists names more cheaply; chords use it)."""
         return (info.name for info in self.list_blobs(prefix))
 
+    def read_blobs(self, names: Sequence[str]) -> list[Blob | None]:
+        """Several objects in order (concurrently; override with a batch call)."""
+        return list(self._map(self.read_blob, names))
+
     def head_blob(self, name: str) -> BlobInfo | None:
         """The object's listing info with a known expiry (override with a metadata call)."""
         blob = self.read_blob(name)
@@ -270,9 +286,12 @@ class BlobStore(KeyValueStore):
         ``<prefix>_conditional_writes``: ``True``/``False`` to skip the probe.
         """
         configured = self.settings.get(f"{self.settings_prefix}_conditional_writes")
-        honoured = bool(configured) if configured is not None else self.conditions_honoured()
-        self.capabilities = (  # type: ignore[misc]
-            _BASE_CAPABILITIES | _CONDITIONAL_CAPABILITIES if honoured else _BASE_CAPABILITIES)
+        if configured is not None:
+            honoured = bool(configured)
+        else:
+            honoured = self.assume_conditions or self.conditions_honoured()
+        base = _BASE_CAPABILITIES | self.extra_capabilities
+        self.capabilities = base | _CONDITIONAL_CAPABILITIES if honoured else base  # type: ignore[misc]
 
     def conditions_honoured(self) -> bool:
         """Probe once per location: does the storage refuse a stale conditional write?"""
@@ -339,8 +358,7 @@ class BlobStore(KeyValueStore):
         return self._live(self.read_blob(self.name(key)))
 
     def mget(self, keys: Sequence[str]) -> list[bytes | None]:
-        names = [self.name(key) for key in keys]
-        return [self._live(blob) for blob in self._map(self.read_blob, names)]
+        return [self._live(blob) for blob in self.read_blobs([self.name(key) for key in keys])]
 
     def set(self, key: str, value: bytes, ttl: float | None) -> None:
         self.write_blob(self.name(key), bytes(value), expires=self._deadline(ttl))
@@ -493,7 +511,7 @@ class BlobStore(KeyValueStore):
         listed = self._listing(self.name(group_key))
         found = self.list_names(base) if listed is None else (n for n in listed if n.startswith(base))
         names = sorted(found, key=order)
-        return [blob.data for blob in self._map(self.read_blob, names) if blob is not None]
+        return [blob.data for blob in self.read_blobs(names) if blob is not None]
 
     def chord_clear(self, group_key: str) -> None:
         base = self.name(group_key)

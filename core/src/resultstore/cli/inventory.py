@@ -8,6 +8,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from ..blob import BlobStore
 from ..errors import PluginImportError
 from ..registry import Registry, _canonical, store_class_of
 from .output import Output
@@ -61,6 +62,8 @@ class BackendRow:
     version: str
     store: str | None = None
     capabilities: list[str] = field(default_factory=list)
+    #: Declared only where the service honours conditional writes (object stores probe it).
+    conditional_capabilities: list[str] = field(default_factory=list)
     error: str | None = None
     #: True for entry points that are some other project's Celery backend class.
     foreign: bool = False
@@ -99,7 +102,10 @@ def inventory(registry: Registry) -> list[BackendRow]:
             row.foreign = True
         else:
             row.store = f"{store.__module__}:{store.__qualname__}"
-            row.capabilities = sorted(c.value for c in store.capabilities)
+            always, conditional = (store.declared_capabilities() if issubclass(store, BlobStore)
+                                   else (store.capabilities, frozenset()))
+            row.capabilities = sorted(c.value for c in always)
+            row.conditional_capabilities = sorted(c.value for c in conditional)
         rows.append(row)
     return rows
 
@@ -129,6 +135,9 @@ def show_backends(out: Output, registry: Registry) -> int:
         caps = (Text(row.error, style="red") if row.error else
                 Text("foreign Celery backend (not resultstore)", style="yellow") if row.foreign else
                 Text(", ".join(row.capabilities) or "-"))
+        if row.conditional_capabilities and not row.error and not row.foreign:
+            caps.append(f"\n+ {', '.join(row.conditional_capabilities)} if conditional writes "
+                        f"are honoured", style="dim")
         table.add_row(f"{row.alias}://", Text.assemble(row.target, ("\n" + dist, "dim")), caps,
                       celery)
     out.print(table)

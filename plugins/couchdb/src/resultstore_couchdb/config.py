@@ -1,0 +1,125 @@
+"""``couchdb://user:password@host:port/database`` and ``couchdb_*`` settings -> :class:`CouchDBConfig`.
+
+Celery's ``CouchBackend`` reads the URL with kombu's ``url_to_parts``: host ``localhost``,
+port ``5984`` and database ``default`` unless given, user and password percent-decoded,
+always plain ``http``.  resultstore reads it the same way and adds a few options of its
+own (query parameters or ``couchdb_*`` settings; the URL wins): ``ssl`` (HTTPS),
+``timeout``, ``max_connections``, ``changes_feed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from resultstore.config import Settings
+from resultstore.errors import ImproperlyConfigured
+
+__all__ = ["CouchDBConfig"]
+
+#: Celery's defaults (``celery/backends/couchdb.py``).
+DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATABASE = "localhost", 5984, "default"
+_OPTIONS = ("ssl", "timeout", "max_connections", "changes_feed", "conditional_writes")
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    raise ImproperlyConfigured(f"couchdb {name} must be true or false, got {value!r}")
+
+
+def _number(name: str, value: Any, kind: type[float] | type[int]) -> Any:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"couchdb {name} must be a number, got {value!r}") from None
+    if number <= 0:
+        raise ImproperlyConfigured(f"couchdb {name} must be positive, got {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class CouchDBConfig:
+    """Where the results live (the password never appears in ``repr``)."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    database: str = DEFAULT_DATABASE
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    #: HTTPS instead of Celery's fixed ``http``.
+    ssl: bool = False
+    #: Seconds for connecting and for each request (the ``_changes`` long poll adds its own).
+    timeout: float = 30.0
+    #: Connections kept per process (httpx's pool).
+    max_connections: int = 20
+    #: Push wake-ups through the ``_changes`` feed (``False``: waits poll).
+    changes_feed: bool = True
+    #: Skip the MVCC assumption (``False``: no native chords, no atomic keep-SUCCESS).
+    conditional_writes: bool = True
+
+    @classmethod
+    def from_url(cls, url: str | None, settings: Settings) -> CouchDBConfig:
+        url = url or "couchdb://"
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme != "couchdb":
+            raise ImproperlyConfigured(f"Not a couchdb:// URL (scheme {scheme!r}).")
+        parts = urlsplit("http://" + rest)
+        try:
+            port = parts.port
+        except ValueError:
+            raise ImproperlyConfigured("couchdb URL: the port must be a number.") from None
+        options: dict[str, Any] = {name: settings.get(f"couchdb_{name}") for name in _OPTIONS}
+        for key, value in parse_qsl(parts.query):
+            if key not in _OPTIONS:
+                raise ImproperlyConfigured(
+                    f"Unknown couchdb:// URL option {key!r}: options are {', '.join(_OPTIONS)}.")
+            options[key] = value
+        path = unquote(parts.path).strip("/")
+        values: dict[str, Any] = {
+            "host": unquote(parts.hostname or "") or DEFAULT_HOST,
+            "port": int(port or DEFAULT_PORT),
+            "database": path or DEFAULT_DATABASE,
+            "username": unquote(parts.username or "") or None,
+            "password": unquote(parts.password or "") or None,
+        }
+        for name in ("ssl", "changes_feed", "conditional_writes"):
+            if options[name] is not None:
+                values[name] = _flag(name, options[name])
+        if options["timeout"] is not None:
+            values["timeout"] = _number("timeout", options["timeout"], float)
+        if options["max_connections"] is not None:
+            values["max_connections"] = _number("max_connections", options["max_connections"], int)
+        return cls(**values)
+
+    @property
+    def base_url(self) -> str:
+        """``http(s)://host:port`` without credentials (they travel as Basic auth)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.ssl else 'http'}://{host}:{self.port}"
+
+    @property
+    def database_path(self) -> str:
+        """The database's URL path (``/`` in a name is sent as ``%2F``, as CouchDB wants)."""
+        return "/" + quote(self.database, safe="")
+
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        """Basic auth, only with both user and password (as Celery)."""
+        return (self.username, self.password) if self.username and self.password else None
+
+    def as_uri(self, include_password: bool = False) -> str:
+        """``couchdb://user:**@host:port/database``: the password masked as Celery masks it."""
+        auth = ""
+        if self.username or self.password:
+            secret = (quote(self.password or "", safe="") if include_password else "**"
+                      ) if self.password else ""
+            auth = f"{quote(self.username or '', safe='')}{':' + secret if secret else ''}@"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        query = "?ssl=true" if self.ssl else ""
+        return f"couchdb://{auth}{host}:{self.port}/{quote(self.database, safe='')}{query}"
