@@ -151,6 +151,22 @@ def test_ready_state_is_not_replaced_by_an_unready_one(ours: MakeBackend) -> Non
     assert backend.get_task_meta(task_id)["status"] == states.SUCCESS
 
 
+def test_overwrite_without_lifetime_clears_the_old_expires(ours: MakeBackend) -> None:
+    expiring, forever = ours(result_expires=60), ours(result_expires=0)  # 0: never
+    task_id = _uid()
+    expiring.mark_as_started(task_id)
+    forever.mark_as_done(task_id, 1)
+    stored = _store(forever).get_document(f"celery-task-meta-{task_id}")
+    assert stored is not None and stored["_source"].get("expires") is None
+    later = ElasticsearchStore(_store(forever).config, clock=lambda: datetime.now(timezone.utc)
+                               + timedelta(days=30))
+    try:
+        later.cleanup()
+    finally:
+        later.close()
+    assert forever.get_task_meta(task_id)["result"] == 1
+
+
 def test_group_and_chord_documents_batched(ours: MakeBackend) -> None:
     backend = ours()
     store = _store(backend)

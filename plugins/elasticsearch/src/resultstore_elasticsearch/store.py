@@ -164,8 +164,8 @@ class ElasticsearchStore(KeyValueStore):
                 continue  # deleted between the two calls: create again
             if keeps(value_of(current.get("_source")), value, prefix):
                 return False
-            try:
-                self.client.update(index=self.index, id=key, doc=body,
+            try:  # a partial update (Celery's): clear an ``expires`` this write does not set
+                self.client.update(index=self.index, id=key, doc={EXPIRES: None, **body},
                                    if_seq_no=current["_seq_no"],
                                    if_primary_term=current["_primary_term"])
                 return True
