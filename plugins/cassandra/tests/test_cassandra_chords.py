@@ -12,7 +12,8 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import pytest
 from cassandra import ConsistencyLevel, WriteTimeout, WriteType
 from cassandra_helpers import REAL_URL
-from cassandra_standin.driver import StandinServer
+from cassandra_standin.driver import StandinCluster, StandinServer
+from cassandra_standin.remote import RemoteDatabase, attach, serve
 
 import resultstore
 from resultstore import states
@@ -71,20 +72,34 @@ def test_200_chords_from_8_threads_with_5pct_duplicates(open_backend: MakeBacken
         _check_each_body_once([g for r in results for g in r], group_ids)
 
 
-@pytest.mark.skipif(not REAL_URL, reason="the stand-in lives in this process, so separate "
-                    "processes cannot share it: set RESULTSTORE_TEST_CASSANDRA_URL (the thread "
-                    "variant above runs here)")
 def test_200_chords_from_8_processes_with_5pct_duplicates(open_backend: MakeBackend,
-                                                          cassandra_url: str) -> None:
-    group_ids = [f"g-{uuid.uuid4()}" for _ in range(CHORDS)]
-    setup = open_backend(cassandra_url)
-    for group_id in group_ids:
-        setup.set_chord_size(group_id, PARTS)
-    jobs = _jobs(group_ids)
-    with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn")) as pool:
-        results = pool.map(_worker, [cassandra_url] * WORKERS,
-                           [jobs[i::WORKERS] for i in range(WORKERS)])
-        _check_each_body_once([g for r in results for g in r], group_ids)
+                                                          cassandra_url: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """8 worker processes. On a real server they share it; here they share one stand-in
+    database process (``cassandra_standin.remote``: statements serialised there)."""
+    context = multiprocessing.get_context("spawn")
+    initializer, initargs, manager = None, (), None
+    if not REAL_URL:
+        authkey = uuid.uuid4().bytes
+        manager, address = serve(authkey)
+        initializer, initargs = attach, (address, authkey)
+        monkeypatch.setattr(StandinCluster, "server",
+                            StandinServer(database=RemoteDatabase(address, authkey)))
+    try:
+        group_ids = [f"g-{uuid.uuid4()}" for _ in range(CHORDS)]
+        setup = open_backend(cassandra_url)
+        for group_id in group_ids:
+            setup.set_chord_size(group_id, PARTS)
+        jobs = _jobs(group_ids)
+        with ProcessPoolExecutor(WORKERS, mp_context=context, initializer=initializer,
+                                 initargs=initargs) as pool:
+            results = pool.map(_worker, [cassandra_url] * WORKERS,
+                               [jobs[i::WORKERS] for i in range(WORKERS)])
+            _check_each_body_once([g for r in results for g in r], group_ids)
+    finally:
+        if manager is not None:
+            StandinCluster.server.close()
+            manager.shutdown()
 
 
 def test_round_trips_per_part_and_one_claim(only_standin: StandinServer, open_backend: MakeBackend,

@@ -39,9 +39,11 @@ class Request:
 class StandinServer:
     """One in-process "cluster": tables, a request log and the I/O thread."""
 
-    def __init__(self, credentials: dict[str, str] | None = None) -> None:
+    def __init__(self, credentials: dict[str, str] | None = None, database: Any = None) -> None:
         self.clock_offset = 0.0
         self.db = Database(clock=lambda: time.time() + self.clock_offset)
+        #: Where statements run: this process's tables, or a shared process's (``.remote``).
+        self.database = database or self.db
         self.credentials = credentials
         self.requests: list[Request] = []
         self.clusters: list[StandinCluster] = []
@@ -66,7 +68,7 @@ class StandinServer:
         if injected is not None:
             raise injected
         with self.lock:
-            result = self.db.run(keyspace, cql, params)
+            result = self.database.run(keyspace, cql, params)
         lost = self.lose(cql)
         if lost is not None:
             raise lost
