@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import cassandra.cluster
 
-__all__ = ["REAL_URL", "KEYSPACE", "STANDIN_ONLY", "celery_conf", "raw_rows"]
+__all__ = ["REAL_URL", "KEYSPACE", "STANDIN_ONLY", "celery_conf", "raw_rows", "ensure_keyspace"]
 
 #: ``cassandra://[user:password@]host[,host2][:port]`` of a real server, if any.
 REAL_URL = os.environ.get("RESULTSTORE_TEST_CASSANDRA_URL")
@@ -49,5 +49,22 @@ def raw_rows(url: str, task_id: str) -> list[dict[str, object]]:
         return list(session.execute(
             f"SELECT task_id, status, result, date_done, traceback, children FROM {table} "
             f"WHERE task_id = %s", (task_id,)))
+    finally:
+        cluster.shutdown()
+
+
+def ensure_keyspace(url: str) -> None:
+    """Create the tests' keyspace on a real server (SimpleStrategy, RF 1)."""
+    from cassandra.auth import PlainTextAuthProvider
+
+    parts = urlsplit(url)
+    auth = (PlainTextAuthProvider(username=parts.username, password=parts.password or "")
+            if parts.username else None)
+    cluster = cassandra.cluster.Cluster((parts.hostname or "127.0.0.1").split(","),
+                                        port=parts.port or 9042, auth_provider=auth)
+    try:
+        cluster.connect().execute(
+            f"CREATE KEYSPACE IF NOT EXISTS {KEYSPACE} WITH replication = "
+            f"{{'class': 'SimpleStrategy', 'replication_factor': 1}}")
     finally:
         cluster.shutdown()

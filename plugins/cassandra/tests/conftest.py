@@ -10,31 +10,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit
 
 import cassandra.cluster
 import pytest
-from cassandra_helpers import KEYSPACE, REAL_URL, STANDIN_ONLY
+from cassandra_helpers import KEYSPACE, REAL_URL, STANDIN_ONLY, ensure_keyspace
 from cassandra_standin.driver import StandinCluster, StandinServer
 
 import resultstore
 from resultstore.testing import opened_backends
-
-
-def _real_keyspace(url: str) -> None:
-    from cassandra.auth import PlainTextAuthProvider
-
-    parts = urlsplit(url)
-    auth = (PlainTextAuthProvider(username=parts.username, password=parts.password or "")
-            if parts.username else None)
-    cluster = cassandra.cluster.Cluster((parts.hostname or "127.0.0.1").split(","),
-                                        port=parts.port or 9042, auth_provider=auth)
-    try:
-        cluster.connect().execute(
-            f"CREATE KEYSPACE IF NOT EXISTS {KEYSPACE} WITH replication = "
-            f"{{'class': 'SimpleStrategy', 'replication_factor': 1}}")
-    finally:
-        cluster.shutdown()
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +25,7 @@ def standin() -> Iterator[StandinServer | None]:
     """The stand-in server (``None`` on a real server); ``cassandra.cluster.Cluster`` is
     patched for the whole session, so Celery's backend uses it too."""
     if REAL_URL:
-        _real_keyspace(REAL_URL)
+        ensure_keyspace(REAL_URL)
         yield None
         return
     server = StandinServer()

@@ -153,6 +153,18 @@ def test_grow_rearm_and_late_duplicates(open_backend: MakeBackend, cassandra_url
     assert backend.chord_part_return(again, "x", 0, states.SUCCESS, 1) is not None
 
 
+def test_growth_before_the_size_is_kept(open_backend: MakeBackend, cassandra_url: str) -> None:
+    """Celery sets the size just before sending the last header task: a first header task
+    may already have called add_to_chord (found by the real-worker scenario)."""
+    backend, group_id = open_backend(cassandra_url), f"g-{uuid.uuid4()}"
+    backend.add_to_chord(group_id)
+    backend.set_chord_size(group_id, 2)
+    assert backend.chord_part_return(group_id, "a", 0, states.SUCCESS, 1) is None
+    assert backend.chord_part_return(group_id, "b", 1, states.SUCCESS, 2) is None
+    parts = backend.chord_part_return(group_id, "c", None, states.SUCCESS, 3)
+    assert parts is not None and [p.result for p in parts] == [1, 2, 3]
+
+
 def test_weak_consistency_settings_do_not_weaken_chord_counting(
         only_standin: StandinServer, open_backend: MakeBackend, cassandra_url: str) -> None:
     backend = open_backend(cassandra_url, cassandra_read_consistency="ONE",

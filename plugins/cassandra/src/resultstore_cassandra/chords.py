@@ -3,8 +3,8 @@
 One partition of ``<table>_chord`` per chord (``group_key``), clustered by ``(kind, member)``:
 
 * ``('s', '')`` the size row: ``size``, ``grown`` (a map of one entry per ``add_to_chord``
-  call, keyed by a token made once per call) and ``arming`` (a token made by each
-  ``set_size``: re-applying a chord re-arms it, as Celery's ``DEL G.c``);
+  call, keyed by a token made once per call; it may come before the size) and ``arming``
+  (a token made by each ``set_size``: re-applying a chord re-arms it, as Celery's ``DEL G.c``);
 * ``('p', member)`` one row per finished header task (``idx``, ``value``);
 * ``('c', arming)`` the completion claim, written only by ``INSERT ... IF NOT EXISTS``.
 
@@ -60,9 +60,13 @@ class CassandraChords:
         return self.store.ttl_for(ttl)
 
     def set_size(self, group_key: str, size: int, ttl: float | None) -> None:
-        """Record the size with a new arming token; earlier growth is dropped."""
-        self._run(f"INSERT INTO {self.table} (group_key, kind, member, size, grown, arming) "
-                  f"VALUES (?, 's', '', ?, {{}}, ?) USING TTL ?",
+        """Record the size with a new arming token.
+
+        Growth is kept: Celery records the size just before it sends the *last* header task,
+        so an earlier header task may already have called ``add_to_chord``.
+        """
+        self._run(f"INSERT INTO {self.table} (group_key, kind, member, size, arming) "
+                  f"VALUES (?, 's', '', ?, ?) USING TTL ?",
                   (group_key, int(size), uuid.uuid4().hex, self._ttl(ttl)), write=True)
 
     def grow(self, group_key: str, by: int, ttl: float | None) -> None:
