@@ -318,3 +318,25 @@ def test_lost_chord_claim_skips_the_body(caplog: pytest.LogCaptureFixture) -> No
     with caplog.at_level("WARNING"):
         assert backend.on_chord_part_return(request, "SUCCESS", 1) is None
     assert "claim owned elsewhere" in caplog.text
+
+
+def test_result_expires_none_means_never_as_celery(rskv_url: str) -> None:
+    """``result_expires=None`` in app.conf: no TTL (Celery: never), unset: one day."""
+    never = _app(result_expires=None, result_backend="resultstore.celery.builtins:MemoryBackend")
+    theirs = CeleryRedisBackend(app=never, url="redis://127.0.0.1:1/0")
+    assert never.backend.expires is None and theirs.expires is None
+    assert MemoryBackend(app=never, url="memory://x", expires=None).expires is None
+    default = _app(result_backend="resultstore.celery.builtins:MemoryBackend")
+    assert default.backend.expires == 86400
+    from resultstore_redis.host import RedisBackend
+
+    url = rskv_url.replace("rskv://", "redis://")
+    RedisBackend(app=never, url=url).store_result("never-expires", 1, "SUCCESS")
+    assert redis.Redis.from_url(url).ttl("celery-task-meta-never-expires") == -1  # as Celery
+
+
+def test_connect_result_expires_none_means_never() -> None:
+    import resultstore
+
+    assert resultstore.connect("memory://", result_expires=None).expires is None
+    assert resultstore.connect("memory://").expires == 86400

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import ImproperlyConfigured
 
-__all__ = ["Settings", "DEFAULTS"]
+__all__ = ["Settings", "DEFAULTS", "EXPLICIT_NONE"]
 
 #: Every core setting with its Celery default (``celery/app/defaults.py``).
 DEFAULTS: dict[str, Any] = {
@@ -44,6 +44,10 @@ DEFAULTS: dict[str, Any] = {
     "resultstore_poll_interval_max": 1.0,
 }
 
+#: Settings whose explicit ``None`` is a value, not "use the default": Celery's
+#: ``result_expires=None`` means results never expire (its default is one day).
+EXPLICIT_NONE = frozenset({"result_expires"})
+
 
 def _seconds(value: Any, name: str) -> float | None:
     if value is None:
@@ -73,7 +77,7 @@ class Settings(Mapping[str, Any]):
         self._data = merged
 
     def __getitem__(self, key: str) -> Any:
-        if key in self._data and self._data[key] is not None:
+        if key in self._data and (self._data[key] is not None or key in EXPLICIT_NONE):
             return self._data[key]
         if key in DEFAULTS:
             return DEFAULTS[key]
@@ -103,7 +107,11 @@ class Settings(Mapping[str, Any]):
 
     @property
     def expires(self) -> float | None:
-        """``result_expires`` in seconds, ``None`` for never."""
+        """``result_expires`` in seconds, ``None`` for never (``None`` or ``0`` given).
+
+        >>> Settings(result_expires=None).expires is None
+        True
+        """
         value = _seconds(self["result_expires"], "result_expires")
         return value or None
 

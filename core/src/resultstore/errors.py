@@ -80,9 +80,10 @@ class BackendError(ResultStoreError):
 
     def __init__(self, message: str = "", *, task_id: str | None = None,
                  state: str | None = None) -> None:
+        super().__init__(message)
+        # after super(): Celery's twin classes (resultstore.celery.exceptions) reset both
         self.task_id = task_id
         self.state = state
-        super().__init__(message)
 
     def __str__(self) -> str:
         base = super().__str__()

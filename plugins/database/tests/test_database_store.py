@@ -286,3 +286,18 @@ def test_tables_match_celerys_ddl() -> None:
         theirs = {c.name: str(c.type.compile(postgresql.dialect())) for c in celery_table.columns}
         mine = {c.name: str(c.type.compile(postgresql.dialect())) for c in our_table.columns}
         assert {k: mine[k] for k in theirs} == theirs
+
+
+def test_expires_none_cleanup_keeps_old_results(pg: MakeBackend) -> None:
+    """``result_expires=None``: ``cleanup`` never deletes a result, however old (as Celery)."""
+    backend = pg(result_expires=None)
+    store = backend.store
+    assert isinstance(store, DatabaseStore)
+    task_id = _uid()
+    backend.mark_as_done(task_id, 1)
+    task = store.tables.task
+    old = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(days=30)
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(task).where(task.c.task_id == task_id).values(date_done=old))
+    backend.cleanup()
+    assert backend.get_task_meta(task_id)["status"] == states.SUCCESS

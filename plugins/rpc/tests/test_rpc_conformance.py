@@ -86,6 +86,17 @@ class TestRPCConformance(ConformanceSuite):
             time.sleep(0.3)
         assert backend.get_task_meta(task_id)["status"] == states.PENDING
 
+    def test_expires_none_never_expires(self, make_backend: MakeBackend, rabbitmq: RabbitMQ
+                                        ) -> None:
+        """``result_expires=None``: the reply queue gets no ``x-expires`` (as Celery)."""
+        backend = make_backend(result_expires=None)
+        assert backend.expires is None
+        task_id = f"t-{uuid.uuid4()}"
+        backend.mark_as_done(task_id, 1)
+        found = rabbitmq.queues()[backend.store.reply_to]  # type: ignore[attr-defined]
+        assert not [arg for arg in found["arguments"] if arg[0] == "x-expires"], found
+        assert backend.get_task_meta(task_id)["status"] == states.SUCCESS
+
     #: Not applicable: rpc has no per-result expiry, so no separate one for failures
     #: (``result_failure_expires`` is not read; the queue's ``x-expires`` covers all).
     test_failure_expiry_setting = None  # type: ignore[assignment]

@@ -20,10 +20,11 @@ from ..backend import ResultBackend
 from ..codec import pending_meta
 from ..config import Settings
 from ..errors import BackendError
+from ..errors import TimeoutError as ResultStoreTimeoutError
 from ..spec import Capability, KeyValueStore, MetaStore
 from ..stores.disabled import DisabledStore
 from ..waiting import Waiter, waiter
-from ._compat import celery_timeout_error, to_celery_error
+from ._compat import celery_timeout_error, raises_celery_errors
 from .chords import ChordMixin
 from .failures import FailureMixin
 
@@ -70,6 +71,11 @@ class CeleryBackend(ChordMixin, FailureMixin):
     is_async = False
     #: Celery's per-item sleep for the deprecated ``ResultSet.iterate``.
     subpolling_interval: float | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, wrapper in raises_celery_errors(vars(cls)).items():
+            setattr(cls, name, wrapper)
 
     def __init__(self, app: Any = None, url: str | None = None, **kwargs: Any) -> None:
         self.app = app
@@ -292,13 +298,7 @@ class CeleryBackend(ChordMixin, FailureMixin):
         asynchronous backends deliver it).
         """
         self._ensure_not_eager()
-        try:
-            return self.waiter.wait(str(task_id), timeout, interval, on_interval, on_message)
-        except Exception as exc:
-            mapped = to_celery_error(exc)
-            if mapped is exc:
-                raise
-            raise mapped from exc
+        return self.waiter.wait(str(task_id), timeout, interval, on_interval, on_message)
 
     def wait_for_pending(self, result: Any, timeout: float | None = None, interval: float = 0.5,
                          no_ack: bool = True, on_message: Callable[[Any], Any] | None = None,
@@ -325,13 +325,7 @@ class CeleryBackend(ChordMixin, FailureMixin):
                                     max_iterations, READY_STATES)
         else:
             ready = self.waiter.iter_ready(ids, timeout, interval, on_interval, on_message)
-        try:
-            yield from ready
-        except Exception as exc:
-            mapped = to_celery_error(exc)
-            if mapped is exc:
-                raise
-            raise mapped from exc
+        yield from ready
 
     def _poll_many(self, ids: list[str], timeout: float | None, interval: float,
                    on_interval: Callable[[], Any] | None, on_message: Callable[[Any], Any] | None,
@@ -355,7 +349,7 @@ class CeleryBackend(ChordMixin, FailureMixin):
             if not ids:
                 return
             if timeout is not None and elapsed >= timeout:
-                raise celery_timeout_error()(f"Operation timed out ({timeout})")
+                raise ResultStoreTimeoutError(f"Operation timed out ({timeout})")
             if on_interval is not None:
                 on_interval()
             nap = interval if timeout is None else min(interval, timeout - elapsed)
@@ -424,6 +418,12 @@ class CeleryBackend(ChordMixin, FailureMixin):
             raise NotImplementedError(
                 "Starting chords requires a result backend to be configured "
                 "(result_backend is disabled).")
+
+
+# Errors leaving any method Celery calls are Celery's classes too (also in subclasses).
+for _name, _wrapper in raises_celery_errors({**vars(FailureMixin), **vars(ChordMixin),
+                                              **vars(CeleryBackend)}).items():
+    setattr(CeleryBackend, _name, _wrapper)
 
 
 #: Live hosts, so a forked child (prefork pool) drops waiters whose threads stayed behind.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
 import uuid
@@ -28,6 +29,24 @@ class KitError(Exception):
     """An exception class the kit raises and expects back with its own type."""
 
 
+def _record_ttls(store: Any) -> list[Any]:
+    """Record the ``ttl`` argument of every write the store receives from now on."""
+    seen: list[Any] = []
+    for name in ("set", "set_many", "set_unless_prefix", "incr", "chord_set_size", "chord_add",
+                 "chord_grow"):
+        method = getattr(store, name, None)
+        if method is None:
+            continue
+        signature = inspect.signature(method)
+
+        def spy(*args: Any, __method: Any = method, __sig: Any = signature, **kwargs: Any) -> Any:
+            seen.append(__sig.bind(*args, **kwargs).arguments.get("ttl"))
+            return __method(*args, **kwargs)
+
+        setattr(store, name, spy)
+    return seen
+
+
 def _uid(label: str = "t") -> str:
     return f"{label}-{uuid.uuid4()}"
 
@@ -41,6 +60,10 @@ class ConformanceSuite(BackendKit):
     expiry_grace: float = 1.5
     #: Rounds of the SUCCESS-versus-FAILUREs write race (raise it for cheap stores).
     guarded_race_rounds: int = 5
+
+    def meta_store_expires(self, backend: ResultBackend) -> float | None:
+        """A MetaStore's own ``result_expires`` (seconds, ``None`` for never): override it."""
+        pytest.fail(f"{type(backend.store).__name__} is a MetaStore: override meta_store_expires")
 
     # -- basic results --------------------------------------------------------
     def test_success_roundtrip(self, backend: ResultBackend) -> None:
@@ -214,6 +237,24 @@ class ConformanceSuite(BackendKit):
         time.sleep(1 + self.expiry_grace)
         backend.cleanup()
         assert backend.get_task_meta(task_id)["status"] == states.PENDING
+
+    def test_expires_none_never_expires(self, make_backend: MakeBackend) -> None:
+        """``result_expires=None`` means never (Celery), not the one-day default."""
+        backend = make_backend(result_expires=None)
+        assert backend.expires is None and backend.settings.chord_expires is None
+        ttls = _record_ttls(backend.store)
+        ok, bad, group_id = _uid(), _uid(), _uid("g")
+        backend.mark_as_done(ok, 1)
+        backend.mark_as_failure(bad, ValueError("x"))
+        backend.save_group(group_id, [[group_id, None], [[[ok, None], None]]])
+        if isinstance(backend.store, KeyValueStore):
+            assert ttls and set(ttls) == {None}, f"TTLs given to the store: {ttls}"
+        else:  # a MetaStore applies expiry itself
+            assert self.meta_store_expires(backend) is None
+        if Capability.CLEANUP in backend.capabilities:
+            backend.cleanup()
+        assert backend.get_task_meta(ok)["status"] == states.SUCCESS
+        assert backend.get_task_meta(bad)["status"] == states.FAILURE
 
     def test_failure_expiry_setting(self, make_backend: MakeBackend) -> None:
         backend = make_backend(result_expires=3600, result_failure_expires=1)
