@@ -241,6 +241,21 @@ class CanvasScenarios:
         recorded = wait_list(rdb, f"ci-errback-{result.id}")
         assert recorded[0].startswith(b"ChordError:") and b"InteropError" in recorded[0]
 
+    def test_chord_body_get_raises_the_failing_header_tasks_error(self, app: Any) -> None:
+        """Celery's drain loop: ``on_interval`` (parents' errors) once more after the body is ready."""
+        sleep, fail, tsum = _task(app, "sleep"), _task(app, "fail"), _task(app, "tsum")
+        for header in ([sleep.si(0.3), fail.si("hdr", 5)],
+                       [chain(sleep.si(0.3), fail.si("mid", 2), _task(app, "add").s(1))]):
+            with pytest.raises(InteropError):
+                chord(header, tsum.s())().get(**FAST)
+
+    def test_on_message_gets_each_state_once_never_pending(self, app: Any) -> None:
+        seen: list[str] = []
+        result = _task(app, "progress").delay()
+        assert result.get(on_message=lambda meta: seen.append(meta["status"]), **FAST) == "finished"
+        assert seen[-1] == "SUCCESS" and "PENDING" not in seen
+        assert len(seen) == len(set(seen)) and set(seen) <= {"PROGRESS", "SUCCESS"}
+
     def test_group_as_chord_body(self, app: Any) -> None:
         add, identity = _task(app, "add"), _task(app, "identity")
         result = chord([add.s(1, 1), add.s(2, 2)], group(identity.s(), identity.s()))()

@@ -97,8 +97,8 @@ def _raised(situation: Situation, cls: type, url: str) -> BaseException:
 
 @pytest.fixture
 def url(redis_server: ServerProcess) -> Iterator[str]:
-    yield f"redis://127.0.0.1:{redis_server.port}/13"
-    redis.Redis(port=redis_server.port, db=13).flushdb()
+    yield f"redis://127.0.0.1:{redis_server.port}/20"
+    redis.Redis(port=redis_server.port, db=20).flushdb()
 
 
 @pytest.mark.parametrize("name", sorted(SITUATIONS))

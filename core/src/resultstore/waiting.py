@@ -55,9 +55,10 @@ __all__ = ["Waiter", "waiter", "OnMessage", "OnInterval"]
 logger = logging.getLogger(__name__)
 
 Meta = dict[str, Any]
-#: Called with every meta a wait observes (pushed messages, state changes seen by polling).
+#: Called with every new state a wait observes (pushed or polled; never PENDING, as Celery).
 OnMessage = Callable[[Meta], Any]
-#: Called once per pass of a wait (at least every ``interval`` seconds).
+#: Called once per pass of a wait (at least every ``interval`` seconds), also after the pass
+#: that saw the last id ready, but not when every id was ready at the first read (as Celery).
 OnInterval = Callable[[], Any]
 #: Called with ``(task_id, old_state_or_None, new_state)``.
 OnChange = Callable[[str, "str | None", str], None]
@@ -231,14 +232,14 @@ class _Pass:
         self.on_change = on_change
         self.states: dict[str, str] = {}
 
-    def ready(self, items: Iterable[tuple[str, Meta]], pushed: bool) -> list[tuple[str, Meta]]:
+    def ready(self, items: Iterable[tuple[str, Meta]]) -> list[tuple[str, Meta]]:
         """The newly ready ``(id, meta)`` among ``items``, each id once; feeds ``on_message``."""
         out = []
         for task_id, meta in items:
             if task_id not in self.pending:
                 continue
             if self.on_message is not None:
-                self._message(task_id, meta, pushed)
+                self._message(task_id, meta)
             if self.on_change is not None:
                 self._changed(task_id, str(meta.get("status")))
             if meta.get("status") in _READY:
@@ -253,14 +254,20 @@ class _Pass:
             self.states[task_id] = status
             self.on_change(task_id, old, status)
 
-    def _message(self, task_id: str, meta: Meta, pushed: bool) -> None:
+    def _message(self, task_id: str, meta: Meta) -> None:
+        """Hand ``on_message`` each new state, as Celery's result consumer: never PENDING.
+
+        Each state is delivered once, whether it was pushed, read, or re-read
+        after subscribing (a re-read repeats what the first read saw).
+        """
         assert self.on_message is not None
-        if not pushed:
-            status = meta.get("status")
-            seen = (status, repr(meta.get("result")))
-            if status == states.PENDING or self.seen.get(task_id) == seen:
-                return
-            self.seen[task_id] = seen
+        status = meta.get("status")
+        if status == states.PENDING:
+            return
+        seen = (status, repr(meta.get("result")))
+        if self.seen.get(task_id) == seen:
+            return
+        self.seen[task_id] = seen
         self.on_message(meta)
 
     def tick(self, polling: bool, on_interval: OnInterval | None) -> float | None:
@@ -344,7 +351,7 @@ class Waiter:
             return
         state = _Pass(ids, timeout, interval, self.poll_cap, on_message, self.on_change)
         metas = self.backend.get_many(ids)
-        yield from state.ready(((t, metas[t]) for t in ids), pushed=False)
+        yield from state.ready((t, metas[t]) for t in ids)
         if not state.pending:
             return
         watch = _SyncWatch(frozenset(state.pending))
@@ -360,9 +367,10 @@ class Waiter:
                 if (watch.polling or not push) and state.pending:
                     items.extend(self.backend.get_many(sorted(state.pending)).items())
                     state.backoff()
-                yield from state.ready(items, pushed=not polling)
-                if on_interval is not None and state.pending:
-                    on_interval()
+                ready = state.ready(items)
+                if on_interval is not None:  # after every pass, the last one too (Celery's drain
+                    on_interval()            # loop: a chord header's failure wins over the body's)
+                yield from ready
         finally:
             if push:
                 freed = self._unregister(watch)
@@ -392,7 +400,7 @@ class Waiter:
             return
         state = _Pass(ids, timeout, interval, self.poll_cap, on_message, self.on_change)
         metas = await self._aread(ids)
-        for item in state.ready(((t, metas[t]) for t in ids), pushed=False):
+        for item in state.ready((t, metas[t]) for t in ids):
             yield item
         if not state.pending:
             return
@@ -408,10 +416,11 @@ class Waiter:
                 if (watch.polling or not push) and state.pending:
                     items.extend((await self._aread(sorted(state.pending))).items())
                     state.backoff()
-                for item in state.ready(items, pushed=not polling):
-                    yield item
-                if on_interval is not None and state.pending:
+                ready = state.ready(items)
+                if on_interval is not None:  # as in iter_ready
                     on_interval()
+                for item in ready:
+                    yield item
         finally:
             if push:
                 freed = self._unregister(watch)
