@@ -13,18 +13,13 @@ from resultstore.testing import ConformanceSuite
 MakeBackend = Callable[..., resultstore.ResultBackend]
 
 
-class _DatabaseKit(ConformanceSuite):
-    def meta_store_expires(self, backend: resultstore.ResultBackend) -> float | None:
-        return backend.store.config.expires  # type: ignore[attr-defined, no-any-return]
-
-
-class TestPostgreSQL(_DatabaseKit):
+class TestPostgreSQL(ConformanceSuite):
     @pytest.fixture
     def make_backend(self, open_backend: MakeBackend, pg_url: str) -> MakeBackend:
         return functools.partial(open_backend, f"db+{pg_url}")
 
 
-class TestSQLite(_DatabaseKit):
+class TestSQLite(ConformanceSuite):
     @pytest.fixture
     def make_backend(self, open_backend: MakeBackend, sqlite_url: str) -> MakeBackend:
         return functools.partial(open_backend, f"db+{sqlite_url}")

@@ -62,8 +62,16 @@ class ConformanceSuite(BackendKit):
     guarded_race_rounds: int = 5
 
     def meta_store_expires(self, backend: ResultBackend) -> float | None:
-        """A MetaStore's own ``result_expires`` (seconds, ``None`` for never): override it."""
-        pytest.fail(f"{type(backend.store).__name__} is a MetaStore: override meta_store_expires")
+        """A MetaStore's own ``result_expires`` (seconds, ``None`` for never).
+
+        By default ``store.config.expires`` (the shape of the bundled record
+        stores); override it if your store keeps it elsewhere.
+        """
+        config = getattr(backend.store, "config", None)
+        if not hasattr(config, "expires"):
+            pytest.fail(f"{type(backend.store).__name__} is a MetaStore without "
+                        f"config.expires: override meta_store_expires")
+        return config.expires  # type: ignore[union-attr, no-any-return]
 
     # -- basic results --------------------------------------------------------
     def test_success_roundtrip(self, backend: ResultBackend) -> None:
