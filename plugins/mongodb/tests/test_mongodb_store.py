@@ -189,7 +189,73 @@ def test_unencodable_result_is_a_clear_error(ours: MakeBackend) -> None:
         backend.mark_as_done(_uid(), 1, request=request)  # args are plain BSON, as Celery's
 
 
+def test_compressed_results_cross_read_with_celery(ours: MakeBackend, mongodb_url: str) -> None:
+    from celery import Celery
+    from celery.backends.mongodb import MongoBackend as CeleryMongoBackend
+
+    app = Celery("compressed", set_as_current=False)
+    app.conf.result_compression = "zlib"
+    celery_side = CeleryMongoBackend(app=app, url=mongodb_url)
+    backend = ours(result_compression="zlib")
+    theirs, mine = _uid(), _uid()
+    celery_side.mark_as_done(theirs, "x" * 1000)
+    backend.mark_as_done(mine, "y" * 1000)
+    assert backend.get_task_meta(theirs)["result"] == "x" * 1000
+    assert celery_side.get_task_meta(mine)["result"] == "y" * 1000
+    raw = _store(backend).tasks.find_one({"_id": mine})["result"]
+    assert isinstance(raw, bytes) and raw.startswith(b"\x00celery-compressed\x00")
+
+
 # -- chords --------------------------------------------------------------------------------------
+class _Operations:
+    """Counts collection operations our code issues (mongomock's internal calls of its own
+    methods, e.g. ``find_one`` -> ``find``, are not counted: one count per outermost call)."""
+
+    NAMES = ("find", "find_one", "find_one_and_update", "replace_one", "update_one",
+             "delete_many", "delete_one")
+
+    def __init__(self, *collections: Any) -> None:
+        self.count = 0
+        self._depth = threading.local()
+        self._patched: list[tuple[Any, str]] = []
+        for collection in collections:
+            for name in self.NAMES:
+                setattr(collection, name, self._wrap(getattr(collection, name)))
+                self._patched.append((collection, name))
+
+    def _wrap(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            depth = getattr(self._depth, "n", 0)
+            if depth == 0:
+                self.count += 1
+            self._depth.n = depth + 1
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self._depth.n = depth
+        return call
+
+    def remove(self) -> None:
+        for collection, name in self._patched:
+            delattr(collection, name)
+
+
+def test_chord_part_round_trips(ours: MakeBackend) -> None:
+    backend = ours()
+    store = _store(backend)
+    group_id = _uid()
+    backend.set_chord_size(group_id, 2)
+    ops = _Operations(store.chord_docs, store.part_docs)
+    try:
+        backend.chord_part_return(group_id, "a", 0, states.SUCCESS, 1)
+        first = ops.count
+        assert backend.chord_part_return(group_id, "b", 1, states.SUCCESS, 2) is not None
+        last = ops.count - first
+    finally:
+        ops.remove()
+    assert first == 2  # part upsert + counting update
+    assert last == 5  # the same two, the claim, then the parts: members, one $in query
+
 def test_chord_grow_late_duplicates_and_clear(ours: MakeBackend) -> None:
     backend = ours()
     store = _store(backend)
@@ -313,6 +379,41 @@ def test_change_stream_subscriber_delivers_and_resumes(ours: MakeBackend) -> Non
     assert [(t, m["result"]) for t, m in received] == [(wanted, "pushed")]
     assert opened == [None, first.resume_token]  # resumed after the last event seen
     assert first.resume_token != {"_data": "t0"}
+
+
+class _FeedStream(_ScriptedStream):
+    """A change stream fed by the test: each write it makes is appended as an event."""
+
+    def try_next(self) -> Any:
+        return super().try_next() if self.alive else None
+
+
+def test_waits_are_woken_by_pushed_metas(ours: MakeBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Core's waiter with a record store's subscriber: subscribes by task id, takes the meta
+    it is handed (exception rebuilt) and returns long before the polling interval.  The
+    stream is scripted (mongomock has no change streams); the real one runs on a replica set."""
+    import resultstore_mongodb.push as push
+
+    monkeypatch.setattr(push, "supports_change_streams", lambda client: True)
+    backend = ours()
+    store = _store(backend)
+    stream = _FeedStream([])
+    monkeypatch.setattr(store.tasks, "watch", lambda *a, **k: stream, raising=False)
+    task_id = _uid()
+
+    def finish() -> None:
+        writer = ours()
+        writer.mark_as_failure(task_id, ValueError("pushed", 1))
+        stream.events.append({"documentKey": {"_id": task_id},
+                              "fullDocument": _store(writer).tasks.find_one({"_id": task_id})})
+
+    threading.Timer(0.3, finish).start()
+    start = time.monotonic()
+    meta = waiter(backend).wait(task_id, timeout=10, interval=5.0)  # polling would take 5 s
+    assert time.monotonic() - start < 4 and waiter(backend).push is True
+    assert meta["status"] == states.FAILURE and type(meta["result"]) is ValueError
+    assert meta["result"].args == ("pushed", 1)
+    assert waiter(backend).subscribed == frozenset()  # unsubscribed once the wait ended
 
 
 def test_waits_are_pushed_on_a_replica_set(ours: MakeBackend, needs_real_server: None) -> None:
