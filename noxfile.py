@@ -138,6 +138,7 @@ def demo(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks with ratios against Celery's backends and raw clients (not pass/fail)."""
     ensure_apt(session, PLUGINS)
+    ensure_npm(session, PLUGINS)
     install_workspace(session, PLUGINS)
     session.install("matplotlib")
     session.run("python", "-m", "bench", *session.posargs)

@@ -1,0 +1,150 @@
+"""CouchDB on pouchdb-server (npm ``pouchdb-server@4``, in memory): resultstore vs Celery's
+CouchBackend (pycouchdb) vs the raw HTTP client (httpx), same server, same process.
+
+pouchdb-server speaks CouchDB's HTTP API from Node.js on an in-memory store, so the figures
+compare requests per operation and client overhead; a real CouchDB (Erlang, disk) has
+different absolute costs.  Set RESULTSTORE_TEST_COUCHDB_URL (``couchdb://user:pw@host:5984``)
+to run on a real server.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .harness import Report, Row, best_seconds
+
+SUITE = "couchdb (pouchdb-server)"
+NPM_BIN = Path(__file__).parents[1] / ".nox" / "npm" / "node_modules" / ".bin"
+
+
+def run(report: Report, quick: bool = False) -> None:
+    real = os.environ.get("RESULTSTORE_TEST_COUCHDB_URL")
+    if real:
+        _run(report, real.rstrip("/"), quick, "couchdb (real server)")
+        return
+    import httpx
+
+    from resultstore.testing.servers import ServerProcess
+
+    def ready(server: ServerProcess) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{server.port}/", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    binary = shutil.which("pouchdb-server") or str(NPM_BIN / "pouchdb-server")
+    argv = [binary, "--in-memory", "--host", "127.0.0.1", "--port", "{port}"]
+    with ServerProcess(argv, workdir=Path(tempfile.mkdtemp(prefix="rs-bench-couchdb-")),
+                       ready=ready) as server:
+        _run(report, f"couchdb://127.0.0.1:{server.port}", quick, SUITE)
+
+
+def _run(report: Report, server: str, quick: bool, suite: str) -> None:
+    import httpx
+    from celery import Celery
+    from celery.backends.couchdb import CouchBackend
+
+    import resultstore
+    from resultstore import states
+    from resultstore.waiting import waiter
+    from resultstore_couchdb.store import client_options
+
+    n = 200 if quick else 1000
+    database = f"bench-{uuid.uuid4().hex[:8]}"
+    url = f"{server}/{database}"
+    app = Celery("bench", broker="memory://", set_as_current=False)
+    theirs = CouchBackend(app=app, url=url)
+    ours = resultstore.connect(url)
+    config = ours.store.config  # type: ignore[union-attr]
+    raw = httpx.Client(**client_options(config))
+    db = config.database_path
+    value = ours.encode({"status": "SUCCESS", "result": 1, "task_id": "x"}).decode()
+
+    store = _interleaved({
+        "ours": lambda i: ours.store_result(f"o{i}", i, states.SUCCESS),
+        "celery": lambda i: theirs.store_result(f"c{i}", i, states.SUCCESS),
+        "raw": lambda i: raw.put(f"{db}/raw-{i}", json={"value": value})}, n)
+    report.add(Row(suite, "store_result (new task)", "ops/s", store["ours"], store["celery"], store["raw"],
+                   note=("ours: one PUT without _rev (create-if-absent keeps a SUCCESS); Celery: "
+                         "a GET (is a SUCCESS stored?) then a PUT; raw: one PUT")))
+    get = _interleaved({
+        "ours": lambda i: ours.get_task_meta(f"o{i % n}", cache=False),
+        "celery": lambda i: theirs.get_task_meta(f"c{i % n}", cache=False),
+        "raw": lambda i: raw.get(f"{db}/raw-{i % n}")}, n)
+    report.add(Row(suite, "get_task_meta (no cache)", "ops/s", get["ours"], get["celery"], get["raw"]))
+
+    size = 200 if quick else 1000
+    ids = [f"j-{uuid.uuid4()}" for _ in range(size)]
+    for task_id in ids:
+        ours.store_result(task_id, 1, states.SUCCESS)
+    keys = [f"celery-task-meta-{t}" for t in ids]
+    join = _interleaved({
+        "ours": lambda i: resultstore.GroupResult(
+            "g", [resultstore.AsyncResult(t, backend=ours) for t in ids], backend=ours).join_native(),
+        # what GroupResult.join_native runs on Celery's backend (the app's backend would be ours)
+        "celery": lambda i: dict(theirs.get_many(ids, timeout=30, interval=0.05)),
+        "raw": lambda i: raw.post(f"{db}/_all_docs", params={"include_docs": "true"},
+                                  json={"keys": keys}).json()}, 1)
+    ours_s, theirs_s, raw_s = (1 / join[k] for k in ("ours", "celery", "raw"))
+    report.add(Row(suite, f"join of {size} ready results", "joins/s", 1 / ours_s, 1 / theirs_s,
+                   1 / raw_s, note=("ours: one POST _all_docs?include_docs=true; Celery: "
+                                    "get_many (join_native), its mget is one GET per result; raw: one POST")))
+
+    latencies = {"ours": _wakeup(ours, waiter, states, 20 if quick else 50)}
+    report.extras[f"{suite}: wake-up latency ms (ours: _changes push; Celery polls every 0.5 s)"] = (
+        latencies)
+
+    chords, parts = (20, 10) if quick else (100, 10)
+    groups = [f"bg-{uuid.uuid4()}" for _ in range(chords)]
+    for gid in groups:
+        ours.set_chord_size(gid, parts)
+    chord_s = best_seconds(lambda: [ours.chord_part_return(g, f"{g}-{i}", i, states.SUCCESS, i)
+                                    for g in groups for i in range(parts)], 1)
+    report.extras[f"{suite}: chord parts/s (one process, native: create-if-absent part + listing)"] = (
+        round(chords * parts / chord_s, 1))
+    ours.close()
+    raw.close()
+
+
+def _interleaved(funcs: dict[str, Callable[[int], Any]], n: int, rounds: int = 3) -> dict[str, float]:
+    """Calls per second of each ``func(i)``, best of ``rounds``; the rounds alternate between the
+    functions, so a load swing on the shared machine hits all of them alike."""
+    best = dict.fromkeys(funcs, float("inf"))
+    for r in range(rounds):
+        for label, func in funcs.items():
+            start = time.perf_counter()
+            for i in range(n):
+                func(r * n + i)
+            best[label] = min(best[label], time.perf_counter() - start)
+    return {label: n / seconds for label, seconds in best.items()}
+
+
+def _wakeup(backend: object, waiter: object, states: object, rounds: int) -> dict[str, float]:
+    """p50/max milliseconds from a write to the waiting thread seeing it (push)."""
+    import statistics
+    import threading
+
+    samples = []
+    for _ in range(rounds):
+        task_id = f"w-{uuid.uuid4()}"
+        written: list[float] = []
+
+        def write(task_id: str = task_id, written: list[float] = written) -> None:
+            time.sleep(0.05)
+            written.append(time.perf_counter())
+            backend.mark_as_done(task_id, 1)  # type: ignore[attr-defined]
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        waiter(backend).wait(task_id, timeout=30, interval=5)  # type: ignore[operator]
+        samples.append(time.perf_counter() - written[0])
+        thread.join()
+    ordered = sorted(samples)
+    return {"p50": round(statistics.median(ordered) * 1000, 2), "max": round(ordered[-1] * 1000, 2)}
