@@ -49,7 +49,7 @@ from ..client import (
     result_from_tuple,
 )
 from ..errors import ChordError, DecodeError, NotSupported, TimeoutError
-from ..spec import Capability, KeyValueStore
+from ..spec import Capability, KeyValueStore, MetaStore
 from ..waiting import waiter
 from .faults import CallCounter, FlakyStore
 from .kit import BackendKit, MakeBackend, requires
@@ -91,7 +91,7 @@ class _CountingSubscriber:
 
 
 @contextmanager
-def spy_subscriber(store: KeyValueStore) -> Iterator[tuple[Counter[str], dict[str, Any]]]:
+def spy_subscriber(store: KeyValueStore | MetaStore) -> Iterator[tuple[Counter[str], dict[str, Any]]]:
     """Count subscriber calls and expose ``hooks['reconnect']`` / ``hooks['subscriber']``."""
     calls: Counter[str] = Counter()
     hooks: dict[str, Any] = {}
@@ -597,17 +597,18 @@ class ClientSuite(BackendKit):
         results = [AsyncResult(_uid(), backend) for _ in range(1000)]
         for r in results:
             backend.mark_as_done(r.id, 1)
+        batched, single = (("mget", "get") if isinstance(backend.store, KeyValueStore)
+                           else ("get_many_meta", "get_meta"))
         for join in ("join_native", "join", "get", "ready", "completed_count"):
             rs = ResultSet([AsyncResult(r.id, backend) for r in results])
-            with CallCounter(backend.store).install() as counter:
+            with CallCounter(backend.store).install((batched, single, "subscriber")) as counter:
                 getattr(rs, join)()
-            reads = counter.calls["mget"] + counter.calls["get"]
-            assert (counter.calls["mget"], reads, counter.calls["subscriber"]) == (1, 1, 0), join
+            reads = counter.calls[batched] + counter.calls[single]
+            assert (counter.calls[batched], reads, counter.calls["subscriber"]) == (1, 1, 0), join
 
     def test_waiting_on_a_ready_result_never_subscribes(self, backend: ResultBackend) -> None:
         task_id = _uid()
         backend.mark_as_done(task_id, 1)
-        assert isinstance(backend.store, KeyValueStore)
         with spy_subscriber(backend.store) as (calls, _):
             assert AsyncResult(task_id, backend).get(timeout=1) == 1
             assert asyncio.run(AsyncResult(task_id, backend).aget(timeout=1)) == 1
@@ -721,7 +722,6 @@ class ClientSuite(BackendKit):
     async def _many_waiters(self, backend: ResultBackend) -> dict[str, Any]:
         w = waiter(backend)
         n = self.many_waiters
-        assert isinstance(backend.store, KeyValueStore)
         store = backend.store
         store_dir = os.path.dirname(inspect.getfile(type(store))) + os.sep  # the plugin package
 
@@ -746,7 +746,11 @@ class ClientSuite(BackendKit):
             elapsed = time.monotonic() - started
             assert w.flush(self.patience)
             assert w.waited == frozenset() and w.subscribed == frozenset()
-            store.delete_many([backend.keys.task(t) for t in ids])
+            if isinstance(store, KeyValueStore):
+                store.delete_many([backend.keys.task(t) for t in ids])
+            else:
+                for task_id in ids:
+                    store.delete_meta(task_id)
             del tasks
             for _ in range(3):  # let the loop drop its last handles of this round
                 await asyncio.sleep(0)
