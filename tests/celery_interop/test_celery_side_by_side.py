@@ -7,11 +7,13 @@
 
 A worker on Celery's backend and one on resultstore-redis serve separate
 queues; every shape runs on both and the outcomes must be equal.  DynamoDB
-(moto server) runs the same shapes through the polling path.
+(moto server) runs the same shapes through the polling path, CouchDB (pouchdb-server)
+through its ``_changes`` push.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -125,3 +127,29 @@ def test_dynamodb_on_message_states(dynamodb_app: Any) -> None:
     states = _states(dynamodb_app)
     assert states[-1] == "SUCCESS" and "PENDING" not in states
     assert len(states) == len(set(states))  # each state once
+
+
+# -- the same shapes on CouchDB (push through the _changes feed), compared with Celery's ----------
+@pytest.fixture(scope="module")
+def couchdb_app(redis_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[Any]:
+    npm_bin = Path(__file__).resolve().parents[2] / ".nox" / "npm" / "node_modules" / ".bin"
+    binary = shutil.which("pouchdb-server") or str(npm_bin / "pouchdb-server")
+    argv = [binary, "--in-memory", "--host", "127.0.0.1", "--port", "{port}"]
+    with ServerProcess(argv, workdir=Path(tmp_path_factory.mktemp("side-pouchdb"))) as couch:
+        conf = base_config(redis_server, db=31, queue="ci-side-couchdb")
+        conf["result_backend"] = f"couchdb://127.0.0.1:{couch.port}/side-results"
+        with Worker(conf, tmp_path_factory.mktemp("side-couchdb"), pool="prefork",
+                    concurrency=2):
+            yield make_app(conf)
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_couchdb_chord_header_failure_error_as_celery(apps: dict[str, Any], couchdb_app: Any,
+                                                      shape: str, way: str) -> None:
+    assert _outcome(couchdb_app, shape, way) == _outcome(apps["celery"], shape, way)
+
+
+def test_couchdb_on_message_states_as_celery(apps: dict[str, Any], couchdb_app: Any) -> None:
+    assert _states(couchdb_app) == _states(apps["celery"]) == ["PROGRESS", "SUCCESS"]
