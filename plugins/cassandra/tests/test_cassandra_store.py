@@ -285,3 +285,38 @@ def test_round_trips_per_write_and_read(only_standin: StandinServer, open_backen
     before = len(only_standin.requests)
     backend.get_task_meta(task_id)
     assert len(only_standin.requests) - before == 1
+
+
+def test_batched_reads_overlap_their_round_trips(only_standin: StandinServer, fresh_url: str,
+                                                 open_backend: MakeBackend) -> None:
+    """With an emulated 10 ms round trip, a join keeps its reads in flight together; Celery's
+    Cassandra backend has no batched read, so its join sends one read after another."""
+    import time
+
+    from celery.result import AsyncResult as CeleryAsyncResult
+    from celery.result import ResultSet as CeleryResultSet
+
+    backend, ids = open_backend(fresh_url), [_uid() for _ in range(50)]
+    for task_id in ids:
+        backend.mark_as_done(task_id, 1)
+    app = Celery("joiner", set_as_current=False)
+    app.conf.update(celery_conf(fresh_url))
+    celery = CeleryCassandraBackend(app=app)
+    celery.get_task_meta(ids[0])  # connect outside the measurement
+    only_standin.latency = 0.01
+    try:
+        only_standin.max_in_flight = 0
+        started = time.monotonic()
+        assert [m["result"] for m in backend.get_many(ids).values()] == [1] * 50
+        ours, ours_depth = time.monotonic() - started, only_standin.max_in_flight
+        only_standin.max_in_flight = 0
+        started = time.monotonic()
+        joined = CeleryResultSet([CeleryAsyncResult(t, app=app, backend=celery) for t in ids])
+        assert joined.join(interval=0.01) == [1] * 50
+        theirs, theirs_depth = time.monotonic() - started, only_standin.max_in_flight
+    finally:
+        only_standin.latency = 0.0
+        celery._cluster.shutdown()
+    print(f"\n[cassandra stand-in, 10 ms round trip] join of 50: resultstore {ours:.3f} s "
+          f"({ours_depth} in flight), Celery {theirs:.3f} s ({theirs_depth} in flight)")
+    assert ours_depth >= 10 and theirs_depth == 1

@@ -12,6 +12,7 @@ levels.  Authentication: a server with ``credentials`` refuses a cluster whose
 
 from __future__ import annotations
 
+import heapq
 import queue
 import threading
 import time
@@ -55,9 +56,18 @@ class StandinServer:
         self.fail: Callable[[str], BaseException | None] = lambda cql: None
         #: ``lose(cql) -> exception | None``: the statement runs, then its response is "lost".
         self.lose: Callable[[str], BaseException | None] = lambda cql: None
+        #: Emulated network round trip (seconds): each response is delivered this long after
+        #: its request, and requests in flight overlap (as on a real connection).
+        self.latency = 0.0
+        #: Requests in flight now, and the most seen at once.
+        self.in_flight = self.max_in_flight = 0
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="standin-io", daemon=True)
         self._thread.start()
+        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._due_ready = threading.Condition()
+        self._seq = 0
+        threading.Thread(target=self._deliver_due, name="standin-net", daemon=True).start()
 
     def _loop(self) -> None:
         while (job := self._queue.get()) is not None:
@@ -65,6 +75,35 @@ class StandinServer:
 
     def submit(self, job: Callable[[], None]) -> None:
         self._queue.put(job)
+
+    def sent(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def respond(self, deliver: Callable[[], None]) -> None:
+        """Deliver a response now, or after the emulated latency (off the I/O thread)."""
+        def done() -> None:
+            with self.lock:
+                self.in_flight -= 1
+            deliver()
+
+        if self.latency <= 0:
+            done()
+            return
+        with self._due_ready:
+            self._seq += 1
+            heapq.heappush(self._due, (time.monotonic() + self.latency, self._seq, done))
+            self._due_ready.notify()
+
+    def _deliver_due(self) -> None:
+        while True:
+            with self._due_ready:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    self._due_ready.wait(None if not self._due
+                                         else self._due[0][0] - time.monotonic())
+                _, _, done = heapq.heappop(self._due)
+            done()
 
     def execute(self, keyspace: str | None, cql: str, params: Any) -> tuple[list[str], list[Any]]:
         injected = self.fail(cql)
@@ -194,10 +233,12 @@ class StandinSession:
             try:
                 names, rows = self.server.execute(self.keyspace, cql, parameters)
             except BaseException as exc:
-                future._finish([], None, exc)
+                error = exc  # ``exc`` is unbound after the block; the response may come later
+                self.server.respond(lambda: future._finish([], None, error))
             else:
-                future._finish(names, rows, None)
+                self.server.respond(lambda: future._finish(names, rows, None))
 
+        self.server.sent()
         self.server.submit(run)
         return future
 
