@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -94,6 +96,32 @@ def test_no_secret_in_errors_or_reprs(open_mongodb: MakeBackend) -> None:
     with pytest.raises(BackendStoreError) as info:
         backend.mark_as_done(_uid(), 1)
     assert "s3cret" not in str(info.value)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_opens_its_own_client(ours: MakeBackend) -> None:
+    """Celery's prefork children must not share the parent's pymongo client (not fork-safe)."""
+    backend = ours()
+    store = _store(backend)
+    task_id = _uid()
+    backend.mark_as_done(task_id, "from the parent")
+    parent_client = store.client
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads running
+        pid = os.fork()
+    if pid == 0:  # the child: report and leave without running pytest's teardown
+        try:
+            fresh = store.client is not parent_client and store.tasks.database.client is store.client
+            result = backend.get_task_meta(task_id, cache=False)["result"]
+            os.write(write, f"{fresh}:{result}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as answer:
+        assert answer.read() == "True:from the parent"
+    assert store.client is parent_client
 
 
 def test_transient_errors_are_the_retryable_ones() -> None:
@@ -204,6 +232,28 @@ def test_compressed_results_cross_read_with_celery(ours: MakeBackend, mongodb_ur
     assert celery_side.get_task_meta(mine)["result"] == "y" * 1000
     raw = _store(backend).tasks.find_one({"_id": mine})["result"]
     assert isinstance(raw, bytes) and raw.startswith(b"\x00celery-compressed\x00")
+
+
+@pytest.mark.parametrize("document", [
+    {"status": "SUCCESS", "result": {"$where": "x"}},           # native BSON where text belongs
+    {"status": "SUCCESS", "result": 5},
+    {"result": "1"},                                           # no status
+    {"status": ["SUCCESS"], "result": "1"},
+    {"status": "SUCCESS", "result": "{not json"},
+    {"status": "FAILURE", "result": '{"exc_type": "system", "exc_module": "os", "exc_message": []}'},
+])
+def test_hostile_documents_are_typed_errors(ours: MakeBackend, document: dict[str, Any]) -> None:
+    from resultstore.errors import BackendGetMetaError, DecodeError, SecurityError
+
+    backend = ours()
+    store = _store(backend)
+    task_id = _uid()
+    store.tasks.insert_one({"_id": task_id, **document})
+    with pytest.raises((BackendGetMetaError, DecodeError, SecurityError)) as info:
+        backend.get_task_meta(task_id)
+    error = info.value
+    assert isinstance(error, (DecodeError, SecurityError)) or isinstance(
+        error.__cause__, (DecodeError, SecurityError))
 
 
 # -- chords --------------------------------------------------------------------------------------

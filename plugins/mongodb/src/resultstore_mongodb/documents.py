@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from resultstore.codec import Codec
-from resultstore.errors import NotSupported
+from resultstore.errors import DecodeError, NotSupported
 
 __all__ = ["FieldCodec", "meta_to_document", "document_to_meta", "group_to_document",
            "document_to_group", "to_datetime"]
@@ -64,9 +64,13 @@ class FieldCodec:
         return payload.decode("utf-8") if self.text else payload
 
     def decode(self, value: Any) -> Any:
+        """Decode a stored ``result``: text or binary only (stored documents are hostile input)."""
         if value is None:
             return None
-        return self.codec.decode(value if isinstance(value, str) else bytes(value))
+        if not isinstance(value, (str, bytes)):
+            raise DecodeError(f"A stored 'result' field holds {type(value).__name__}; Celery's "
+                              f"documents hold the serialized value as a string or binary.")
+        return self.codec.decode(value)
 
 
 def meta_to_document(task_id: str, meta: Mapping[str, Any], fields: FieldCodec) -> dict[str, Any]:
@@ -88,6 +92,9 @@ def meta_to_document(task_id: str, meta: Mapping[str, Any], fields: FieldCodec) 
 def document_to_meta(document: Mapping[str, Any], fields: FieldCodec,
                      extended: bool) -> dict[str, Any]:
     """The meta of a stored document (``_get_task_meta_for``; exceptions still as stored)."""
+    if not isinstance(document.get("status"), str):
+        raise DecodeError(f"Document {str(document.get('_id'))[:80]!r} is not a task result "
+                          f"(no 'status' string).")
     meta: dict[str, Any] = {
         "task_id": document["_id"],
         "status": document.get("status"),

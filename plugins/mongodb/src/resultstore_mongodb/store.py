@@ -19,7 +19,9 @@ Beyond Celery's backend:
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -70,6 +72,21 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: Live stores, so a forked child (Celery's prefork pool) reopens their clients.
+_STORES: weakref.WeakSet[MongoStore] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    """pymongo clients are not fork-safe: a child opens its own (the parent's is left alone)."""
+    for store in list(_STORES):
+        if store._own_client:
+            store._open()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def _check_id(value: str, what: str = "task") -> str:
     if not value:
         raise InvalidTaskId(f"{what} id must be a non-empty string")
@@ -86,16 +103,24 @@ class MongoStore(MetaStore):
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.config = config
         self.clock = clock
-        self.client = client if client is not None else pymongo.MongoClient(**config.client_kwargs())
+        self._own_client = client is None
+        self._open(client)
+        _STORES.add(self)
+        self._indexed: set[str] = set()
+        self._lock = threading.Lock()
+        self._fields: FieldCodec | None = None
+        self.chords = MongoChords(self)
+
+    def _open(self, client: Any = None) -> None:
+        """The client and the collection handles (``connect=False``: no I/O until first use)."""
+        config = self.config
+        self.client = client if client is not None else pymongo.MongoClient(
+            **config.client_kwargs(), connect=False)
         database = self.client[config.database]
         self.tasks = database[config.taskmeta_collection]
         self.groups = database[config.groupmeta_collection]
         self.chord_docs = database[config.chordmeta_collection]
         self.part_docs = database[f"{config.chordmeta_collection}.parts"]
-        self._indexed: set[str] = set()
-        self._lock = threading.Lock()
-        self._fields: FieldCodec | None = None
-        self.chords = MongoChords(self)
 
     @classmethod
     def from_url(cls, url: str, settings: Settings) -> MongoStore:
