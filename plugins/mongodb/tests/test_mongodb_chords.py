@@ -14,7 +14,6 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -73,21 +72,29 @@ def _setup(url: str) -> tuple[list[str], list[tuple[str, int]]]:
     return groups, _jobs(groups, run)
 
 
-def test_chords_once_from_8_processes(mongo: MongoTarget, needs_real_server: None) -> None:
-    groups, jobs = _setup(mongo.url)
+def test_chords_once_from_8_processes(mongo: MongoTarget) -> None:
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(WORKERS) as pool:
-        results = pool.map(_process, [(mongo.url, jobs[w::WORKERS]) for w in range(WORKERS)])
-    _check(groups, results)
+    if mongo.real:
+        groups, jobs = _setup(mongo.url)
+        with ctx.Pool(WORKERS) as pool:
+            results = pool.map(_process, [(mongo.url, jobs[w::WORKERS]) for w in range(WORKERS)])
+        _check(groups, results)
+        return
+    import os
 
+    from mongodb_remote import attach, attached, serve
 
-def test_chords_once_from_8_threads(mongo: MongoTarget,
-                                    open_mongodb: Callable[..., resultstore.ResultBackend]) -> None:
-    groups, jobs = _setup(mongo.url)
-    backends = [open_mongodb(mongo.url, **SETTINGS) for _ in range(WORKERS)]
-    with ThreadPoolExecutor(WORKERS) as pool:
-        results = list(pool.map(_work, backends, [jobs[w::WORKERS] for w in range(WORKERS)]))
-    _check(groups, results)
+    authkey = os.urandom(16)
+    manager, address = serve(authkey)
+    url = f"mongodb://shared-standin:27017/{mongo.database}"
+    try:
+        with attached(address, authkey):
+            groups, jobs = _setup(url)
+        with ctx.Pool(WORKERS, initializer=attach, initargs=(address, authkey)) as pool:
+            results = pool.map(_process, [(url, jobs[w::WORKERS]) for w in range(WORKERS)])
+        _check(groups, results)
+    finally:
+        manager.shutdown()
 
 
 @pytest.mark.parametrize("copies", [2])
