@@ -67,7 +67,7 @@ class ResultBackend:
                            transforms if transforms else None)
         self.keys = Keyspace(settings.global_keyprefix)
         self.cache = ResultCache(int(settings["result_cache_max"]))
-        self.retry = RetryPolicy.from_settings(settings)
+        self.retry = RetryPolicy.from_settings(settings, getattr(store, "certificate_settings", None))
         self.expires = settings.expires
         self.failure_expires = settings.failure_expires
         self.chord_expires = settings.chord_expires

@@ -1,7 +1,8 @@
 """Retries with exponential backoff, full jitter and a cap (Celery's settings).
 
 Only exceptions the store calls transient (``exception_safe_to_retry``) are
-retried, and only when ``result_backend_always_retry`` is on.
+retried, and only when ``result_backend_always_retry`` is on; a TLS
+certificate that does not verify never is (:mod:`resultstore.tls`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .errors import BackendError, ResultStoreError
+from .tls import GENERIC_CERTIFICATE_SETTINGS, is_certificate_error
 
 __all__ = ["RetryPolicy", "backoff_interval"]
 
@@ -41,20 +43,30 @@ class RetryPolicy:
     max_retries: float = math.inf
     base_sleep_ms: float = 10
     max_sleep_ms: float = 10000
+    #: Named when a TLS certificate does not verify (the store's ``certificate_settings``).
+    certificate_settings: str = GENERIC_CERTIFICATE_SETTINGS
 
     @classmethod
-    def from_settings(cls, settings: Any) -> RetryPolicy:
+    def from_settings(cls, settings: Any, certificate_settings: str | None = None
+                      ) -> RetryPolicy:
         return cls(
             always_retry=bool(settings["result_backend_always_retry"]),
             max_retries=float(settings["result_backend_max_retries"]),
             base_sleep_ms=float(settings["result_backend_base_sleep_between_retries_ms"]),
             max_sleep_ms=float(settings["result_backend_max_sleep_between_retries_ms"]),
+            certificate_settings=certificate_settings or GENERIC_CERTIFICATE_SETTINGS,
         )
 
     def _next_delay(self, exc: Exception, attempt: int, safe: Callable[[BaseException], bool],
                     max_retries: float | None) -> float | None:
-        """Delay before the next attempt, or ``None`` to give up now."""
+        """Delay before the next attempt, or ``None`` to give up now.
+
+        A TLS certificate that does not verify is never retried (it fails the
+        same way every time), whatever the store calls its wrapper error.
+        """
         if isinstance(exc, ResultStoreError) or not self.always_retry or not safe(exc):
+            return None
+        if is_certificate_error(exc):
             return None
         limit = self.max_retries if max_retries is None else max_retries
         if attempt >= limit:
@@ -103,7 +115,10 @@ class RetryPolicy:
                state: str | None) -> Exception:
         if isinstance(exc, ResultStoreError):
             return exc
-        if attempt:
+        if is_certificate_error(exc):
+            hint = ("TLS certificate verification failed, which retrying cannot fix; check "
+                    f"{self.certificate_settings}")
+        elif attempt:
             hint = f"gave up after {attempt} retries"
         elif safe(exc) and not self.always_retry:
             hint = "transient error; set result_backend_always_retry=True to retry it"

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from .errors import NotSupported
+from .tls import GENERIC_CERTIFICATE_SETTINGS
 
 if TYPE_CHECKING:
     from .codec import Codec
@@ -117,6 +118,9 @@ class KeyValueStore(abc.ABC):
 
     #: Abilities beyond get/mget/set/delete, see :class:`Capability`.
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: The settings to check when the server's TLS certificate does not verify (named in
+    #: the error; such failures are never retried: see :mod:`resultstore.tls`).
+    certificate_settings: ClassVar[str] = GENERIC_CERTIFICATE_SETTINGS
 
     @classmethod
     @abc.abstractmethod
@@ -283,6 +287,8 @@ class MetaStore(abc.ABC):
     """
 
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: As :attr:`KeyValueStore.certificate_settings`.
+    certificate_settings: ClassVar[str] = GENERIC_CERTIFICATE_SETTINGS
 
     #: The backend's codec (serializer, compression, transforms), bound by core with
     #: :meth:`bind_codec` before first use; ``None`` until then.

@@ -23,6 +23,7 @@ from ..errors import BackendError
 from ..errors import TimeoutError as ResultStoreTimeoutError
 from ..spec import Capability, KeyValueStore, MetaStore
 from ..stores.disabled import DisabledStore
+from ..tls import is_certificate_error
 from ..waiting import Waiter, waiter
 from ._compat import celery_timeout_error, raises_celery_errors
 from .chords import ChordMixin
@@ -252,7 +253,8 @@ class CeleryBackend(ChordMixin, FailureMixin):
             raise fallback_exc(fallback_msg or str(exc)) from exc
 
     def exception_safe_to_retry(self, exc: BaseException) -> bool:
-        return self.backend.store.exception_safe_to_retry(exc)
+        """The store's answer, except that a TLS certificate failure never is."""
+        return not is_certificate_error(exc) and self.backend.store.exception_safe_to_retry(exc)
 
     def get_state(self, task_id: str) -> str:
         return str(self.get_task_meta(task_id)["status"])

@@ -42,6 +42,11 @@ _BATCH = 256
 class AzureBlockBlobStore(BlobStore):
     """Results as block blobs ``<container>/<base_path><celery key>`` (Celery's layout)."""
 
+    #: Named when the server's TLS certificate does not verify (never retried).
+    certificate_settings = (
+        'the CA bundle azure-core verifies with (REQUESTS_CA_BUNDLE) and the '
+        'BlobEndpoint host in the connection string')
+
     settings_prefix = "azureblockblob"
 
     def __init__(self, config: AzureConfig, settings: Settings | None = None) -> None:

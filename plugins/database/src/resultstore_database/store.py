@@ -110,6 +110,12 @@ def _dispose_after_fork(engine: Engine) -> None:
 class DatabaseStore(MetaStore):
     """Celery's ``celery_taskmeta``/``celery_tasksetmeta`` rows; see the module docstring."""
 
+    #: Named when the server's TLS certificate does not verify (never retried).
+    certificate_settings = (
+        "the database driver's TLS options in the URL query (PostgreSQL: sslmode, "
+        'sslrootcert, sslcert, sslkey; MySQL: ssl_ca, ssl_cert, ssl_key) or in '
+        "database_engine_options={'connect_args': {...}}")
+
     capabilities = frozenset({Capability.BATCH, Capability.GUARDED_SET, Capability.CHORD,
                               Capability.CLEANUP})
 

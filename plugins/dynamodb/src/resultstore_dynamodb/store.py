@@ -72,6 +72,11 @@ def _expiry(ttl: float | None, now: float) -> int | None:
 class DynamoDBStore(KeyValueStore):
     """DynamoDB through boto3; see the module docstring."""
 
+    #: Named when the server's TLS certificate does not verify (never retried).
+    certificate_settings = (
+        'the CA bundle botocore verifies with (AWS_CA_BUNDLE, or ca_bundle in the '
+        'AWS config file) and the endpoint host in the dynamodb:// URL')
+
     capabilities = frozenset({Capability.INCR, Capability.BATCH, Capability.GUARDED_SET,
                               Capability.SCAN, Capability.CHORD})
 

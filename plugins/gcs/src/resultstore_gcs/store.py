@@ -36,6 +36,11 @@ class GCSStore(BlobStore):
     bucket lifecycle rule "Delete, daysSinceCustomTime" removes expired results natively.
     """
 
+    #: Named when the server's TLS certificate does not verify (never retried).
+    certificate_settings = (
+        'the CA bundle google-cloud-storage verifies with (REQUESTS_CA_BUNDLE) and '
+        'the endpoint host (STORAGE_EMULATOR_HOST when set)')
+
     settings_prefix = "gcs"
 
     def __init__(self, config: GCSConfig, settings: Settings | None = None) -> None:

@@ -116,6 +116,11 @@ class _Recent(OrderedDict[str, Any]):
 class RedisStore(KeyValueStore):
     """Redis, Redis Sentinel or Redis Cluster, wire-compatible with Celery 5.7."""
 
+    #: Named when the server's TLS certificate does not verify (never retried).
+    certificate_settings = (
+        "ssl_ca_certs (the CA that signed the server's certificate), ssl_certfile/"
+        'ssl_keyfile and ssl_cert_reqs, in the rediss:// URL query or in redis_backend_use_ssl')
+
     capabilities = frozenset({
         Capability.INCR, Capability.BATCH, Capability.CHORD, Capability.SUBSCRIBE,
         Capability.SCAN, Capability.AIO, Capability.GUARDED_SET,

@@ -113,6 +113,11 @@ def _close_quietly(connection: kombu.Connection) -> None:
 class RPCStore(KeyValueStore):
     """One client's reply queue(s) and their local buffer; see the module docstring."""
 
+    #: Named when the server's TLS certificate does not verify (never retried).
+    certificate_settings = (
+        'broker_use_ssl (ca_certs, certfile, keyfile, cert_reqs) of the amqps:// '
+        'broker')
+
     capabilities = frozenset({Capability.SUBSCRIBE})
 
     def __init__(self, connect: ConnectionFactory, options: RPCOptions, *,

@@ -47,6 +47,11 @@ def _code(exc: botocore.exceptions.ClientError) -> tuple[str, int]:
 class S3Store(BlobStore):
     """Results as S3 objects named ``<s3_base_path><celery key>`` (Celery's S3Backend layout)."""
 
+    #: Named when the server's TLS certificate does not verify (never retried).
+    certificate_settings = (
+        'the CA bundle botocore verifies with (AWS_CA_BUNDLE, or ca_bundle in the '
+        'AWS config file) and the host name of s3_endpoint_url')
+
     settings_prefix = "s3"
 
     def __init__(self, config: S3Config, settings: Settings | None = None) -> None:
