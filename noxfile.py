@@ -1,4 +1,5 @@
-"""Sessions: lint, types, tests (core + every plugin + cross-package), wheels, docs, bench, demo.
+"""Sessions: lint, types, tests (core + every plugin + cross-package), wheels, docs, bench, demo,
+slow (tests marked ``slow``, not part of CI's default run).
 
 ``nox`` alone runs what CI runs.  Sessions install the servers they need
 (apt packages, as root) when they are missing; tests start and stop them.
@@ -107,6 +108,16 @@ def tests(session: nox.Session) -> None:
     install_workspace(session, PLUGINS)
     paths = ["core/tests", *[f"plugins/{p}/tests" for p in PLUGINS], "tests"]
     session.run("pytest", *paths, *session.posargs)
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """Soak and scale tests marked ``slow`` (deselected from ``tests`` by pyproject's addopts)."""
+    ensure_apt(session, PLUGINS)
+    ensure_npm(session, PLUGINS)
+    install_workspace(session, PLUGINS)
+    paths = ["core/tests", *[f"plugins/{p}/tests" for p in PLUGINS], "tests"]
+    session.run("pytest", "-m", "slow", *paths, *session.posargs)
 
 
 @nox.session

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import multiprocessing
+import os
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError
@@ -18,7 +20,7 @@ from celery.result import GroupResult
 import resultstore
 from resultstore import states
 from resultstore.errors import BackendStoreError, ImproperlyConfigured
-from resultstore.testing import CallCounter
+from resultstore.testing import CallCounter, opened_backends
 from resultstore_dynamodb import DynamoDBConfig, DynamoDBStore, item_id, key_of
 from resultstore_dynamodb.host import DynamoDBBackend
 
@@ -251,3 +253,71 @@ def test_unreachable_endpoint_is_transient_and_reported(open_dynamodb: MakeBacke
     with pytest.raises(BackendStoreError, match="gave up after 1 retries") as info:
         backend.mark_as_done(_uid(), 1)
     assert "s3cret" not in str(info.value) and "s3cret" not in backend.as_uri()
+
+
+# -- chords at scale (issue 21) ----------------------------------------------------------------
+def _deliver_parts(url: str, jobs: list[tuple[str, int]], size: int) -> list[str]:
+    """One worker process: deliver its parts (4 threads); return the chords it completed."""
+    with opened_backends() as open_backend:
+        backend = open_backend(url)
+
+        def deliver(job: tuple[str, int]) -> str | None:
+            group_id, index = job
+            parts = backend.chord_part_return(group_id, f"{group_id}-{index}", index,
+                                              states.SUCCESS, index)
+            if parts is None:
+                return None
+            assert [p.result for p in parts] == list(range(size)), parts
+            return group_id
+
+        with ThreadPoolExecutor(4) as pool:
+            return [g for g in pool.map(deliver, jobs) if g is not None]
+
+
+@pytest.mark.slow  # minutes on a loaded 2-core machine: `nox -s slow`
+def test_chords_complete_once_across_processes_with_duplicates(ours: MakeBackend,
+                                                               dynamodb_url: str) -> None:
+    """8 processes x 200 chords x 10 parts, every part delivered twice (by two processes)."""
+    processes, chords, size = 8, int(os.environ.get("RS_DDB_MP_CHORDS", 200)), 10
+    backend = ours()
+    group_ids = [f"mp-{_uid()}" for _ in range(chords)]
+    for group_id in group_ids:
+        backend.set_chord_size(group_id, size)
+    jobs = [(g, i) for g in group_ids for i in range(size)]
+    shares: list[list[tuple[str, int]]] = [[] for _ in range(processes)]
+    for n, job in enumerate(jobs):
+        shares[n % processes].append(job)
+        shares[(n + 1 + n % 3) % processes].append(job)  # the redelivered copy, elsewhere
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        done = [g for found in pool.map(_deliver_parts, [dynamodb_url] * processes, shares,
+                                        [size] * processes) for g in found]
+    assert sorted(done) == sorted(group_ids)  # each chord completed, and exactly once
+
+
+def test_chord_parts_cost_constant_round_trips_and_bytes(ours: MakeBackend) -> None:
+    """Each part: one put and two small updates, whatever the chord's size (before issue 21 the
+    chord item held every member and each update returned it whole: O(n) bytes per part)."""
+    backend = ours()
+    store = _store(backend)
+    group_id, size = _uid(), 200
+    backend.set_chord_size(group_id, size)
+    real, biggest = store.client.update_item, [0]
+
+    def measured(**request: object) -> object:
+        response = real(**request)
+        biggest[0] = max(biggest[0], len(repr(response.get("Attributes", {}))))
+        return response
+
+    store.client.update_item = measured
+    counter = CallCounter(store.client).install(
+        ("update_item", "put_item", "get_item", "batch_get_item", "transact_write_items"))
+    try:
+        for i in range(size - 1):
+            assert backend.chord_part_return(group_id, f"{_uid()}", i, states.SUCCESS, i) is None
+        before_last = dict(counter.calls)
+        parts = backend.chord_part_return(group_id, _uid(), size - 1, states.SUCCESS, size - 1)
+    finally:
+        counter.uninstall()  # removes ``measured`` too
+    assert parts is not None and [p.result for p in parts] == list(range(size))
+    assert before_last == {"put_item": size - 1, "update_item": 2 * (size - 1), "get_item": 1}
+    assert biggest[0] < 400, biggest  # the chord item's counters, never a member list

@@ -11,7 +11,9 @@ reads the same ids (:func:`item_id`), so both sides share one table.  Beyond Cel
 * strongly consistent reads, batched reads (``BatchGetItem``, 100 per call) and writes
   (``BatchWriteItem``, 25 per call), unprocessed items retried;
 * a stored SUCCESS is kept with a conditional put (compare-and-set on ``timestamp``);
-* chords count with an atomic ``UpdateItem ADD chord_count`` (core's ``IncrChords``);
+* native chords, O(1) per part and exactly once under redelivery: a create-if-absent
+  part item and a conditional add to one of ``size / 16`` bucket items
+  (:mod:`resultstore_dynamodb.chords`);
 * items over DynamoDB's 400 KB limit raise a clear :class:`BackendStoreError`.
 """
 
@@ -148,16 +150,21 @@ class DynamoDBStore(KeyValueStore):
                                         ConsistentRead=True)
         return self._value(response.get("Item"))
 
-    def batch_get_items(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Raw items by id, ``BatchGetItem`` 100 at a time, unprocessed keys retried."""
+    def batch_get_items(self, ids: Sequence[str],
+                        projection: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+        """Raw items by id (only the ``projection`` attributes if given), ``BatchGetItem``
+        100 at a time, unprocessed keys retried."""
         if not self._ready:
             self._ensure_table()
         unique = list(dict.fromkeys(ids))
         found: dict[str, dict[str, Any]] = {}
+        shape: dict[str, Any] = {"ConsistentRead": True}
+        if projection:
+            names = {f"#p{n}": name for n, name in enumerate(dict.fromkeys([KEY, *projection]))}
+            shape.update(ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
         for start in range(0, len(unique), BATCH_GET):
             request: dict[str, Any] = {self.table: {
-                "Keys": [{KEY: {"S": i}} for i in unique[start:start + BATCH_GET]],
-                "ConsistentRead": True}}
+                "Keys": [{KEY: {"S": i}} for i in unique[start:start + BATCH_GET]], **shape}}
             for attempt in range(ATTEMPTS):
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.table, []):
