@@ -320,3 +320,24 @@ def test_batched_reads_overlap_their_round_trips(only_standin: StandinServer, fr
     print(f"\n[cassandra stand-in, 10 ms round trip] join of 50: resultstore {ours:.3f} s "
           f"({ours_depth} in flight), Celery {theirs:.3f} s ({theirs_depth} in flight)")
     assert ours_depth >= 10 and theirs_depth == 1
+
+
+def test_execution_profiles_in_cassandra_options(only_standin: StandinServer, fresh_url: str,
+                                                 open_backend: MakeBackend) -> None:
+    """The driver forbids setting the session's row factory when profiles are configured:
+    the store then runs on a clone of the default profile that returns dicts."""
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, ExecutionProfile
+    from cassandra.query import tuple_factory
+
+    options = {"execution_profiles": {EXEC_PROFILE_DEFAULT: ExecutionProfile(row_factory=tuple_factory)}}
+    backend, task_id = open_backend(fresh_url, cassandra_options=options), _uid()
+    backend.mark_as_done(task_id, {"x": 1})
+    assert backend.get_task_meta(task_id)["result"] == {"x": 1}
+    assert backend.get_many([task_id])[task_id]["result"] == {"x": 1}
+    assert asyncio.run(backend.aget_task_meta(task_id, cache=False))["result"] == {"x": 1}
+    assert set(only_standin.clusters[-1].profiles) == {EXEC_PROFILE_DEFAULT, "resultstore"}
+    app = Celery("profiles", set_as_current=False)
+    app.conf.update(celery_conf(fresh_url, cassandra_options=options))
+    celery = CeleryCassandraBackend(app=app)
+    assert celery.get_task_meta(task_id)["result"] == {"x": 1}
+    celery._cluster.shutdown()

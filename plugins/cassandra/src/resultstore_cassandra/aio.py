@@ -59,10 +59,8 @@ class AsyncCassandraStore(AsyncMetaStore):
         self.store = store
 
     async def _rows(self, task_id: str) -> list[Any]:
-        store = self.store
-        session = store.session  # connects on first use (a blocking step, once per process)
-        return await wait(session.execute_async(store.statement(store._select(), write=False),
-                                                (task_id,)))
+        store = self.store  # connects on first use (a blocking step, once per process)
+        return await wait(store.run_async(store.statement(store._select(), write=False), (task_id,)))
 
     async def get_meta(self, task_id: str) -> dict[str, Any] | None:
         return self.store._meta(str(task_id), await self._rows(str(task_id)))

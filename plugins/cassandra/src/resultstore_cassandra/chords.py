@@ -54,7 +54,7 @@ class CassandraChords:
                                     level="LOCAL_QUORUM" if level in WEAK_LEVELS else None)
 
     def _run(self, query: str, params: tuple[Any, ...], *, write: bool) -> Any:
-        return self.store.session.execute(self._statement(query, write=write), params)
+        return self.store.run(self._statement(query, write=write), params)
 
     def _ttl(self, ttl: float | None) -> int:
         return self.store.ttl_for(ttl)
@@ -77,14 +77,13 @@ class CassandraChords:
 
     def add(self, group_key: str, member: str, index: int | None, value: bytes,
             ttl: float | None) -> ChordProgress:
-        session = self.store.session
         self._run(f"INSERT INTO {self.table} (group_key, kind, member, idx, value) "
                   f"VALUES (?, 'p', ?, ?, ?) USING TTL ?",
                   (group_key, member, index, bytes(value), self._ttl(ttl)), write=True)
-        counting = session.execute_async(self._statement(
+        counting = self.store.run_async(self._statement(
             f"SELECT count(*) AS parts FROM {self.table} WHERE group_key = ? AND kind = 'p'",
             write=False), (group_key,))
-        sizing = session.execute_async(self._statement(
+        sizing = self.store.run_async(self._statement(
             f"SELECT size, grown, arming FROM {self.table} "
             f"WHERE group_key = ? AND kind = 's' AND member = ''", write=False), (group_key,))
         count = int(counting.result().one()["parts"])
@@ -116,7 +115,7 @@ class CassandraChords:
         statement = self.store.statement(
             f"SELECT value FROM {self.table} WHERE group_key = ? AND kind = 'c' AND member = ?",
             write=False, level=self.store.config.serial_consistency)
-        row = self.store.session.execute(statement, (group_key, arming)).one()
+        row = self.store.run(statement, (group_key, arming)).one()
         return None if row is None or row["value"] is None else bytes(row["value"]).decode()
 
     def parts(self, group_key: str) -> list[bytes]:

@@ -20,6 +20,7 @@ resultstore writes and reads the same rows and adds, without changing what Celer
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from .config import CassandraConfig
@@ -28,6 +29,9 @@ __all__ = ["CELERY_COLUMNS", "EXTRA_COLUMNS", "GUARD", "ensure_schema", "task_dd
            "chord_ddl"]
 
 log = logging.getLogger(__name__)
+
+#: Runs one statement: ``run(query, params=None)`` (the store's :meth:`run`).
+Run = Callable[..., Any]
 
 #: Celery's columns, in its SELECT order, after ``task_id``.
 CELERY_COLUMNS = ("status", "result", "date_done", "traceback", "children")
@@ -60,13 +64,13 @@ def chord_ddl(table: str) -> str:
             f"PRIMARY KEY ((group_key), kind, member))")
 
 
-def _columns(session: Any, keyspace: str, table: str) -> set[str]:
-    rows = session.execute("SELECT column_name FROM system_schema.columns WHERE keyspace_name = %s "
+def _columns(run: Run, keyspace: str, table: str) -> set[str]:
+    rows = run("SELECT column_name FROM system_schema.columns WHERE keyspace_name = %s "
                            "AND table_name = %s", (keyspace, table))
     return {row[0] if isinstance(row, tuple) else row["column_name"] for row in rows}
 
 
-def ensure_schema(session: Any, config: CassandraConfig) -> set[str]:
+def ensure_schema(run: Run, config: CassandraConfig) -> set[str]:
     """Create missing tables and add missing columns; return the task table's columns.
 
     A column that cannot be added (no ALTER permission) is left out with a warning, as the
@@ -76,12 +80,12 @@ def ensure_schema(session: Any, config: CassandraConfig) -> set[str]:
     refused: Exception | None = None
     for ddl in (task_ddl(table), group_ddl(table), chord_ddl(table)):
         try:  # CREATE ... IF NOT EXISTS still needs the CREATE permission
-            session.execute(ddl)
+            run(ddl)
         except Exception as exc:  # noqa: BLE001 - reported below if the table is missing
             refused = refused or exc
             log.warning("Cannot run %s (%s); using the table if it exists.", ddl.split("(")[0],
                         type(exc).__name__)
-    present = _columns(session, config.keyspace, table)
+    present = _columns(run, config.keyspace, table)
     if not present and refused is not None:
         raise refused
     wanted = {**EXTRA_COLUMNS, GUARD: "text static"}
@@ -90,10 +94,10 @@ def ensure_schema(session: Any, config: CassandraConfig) -> set[str]:
             continue
         statement = f"ALTER TABLE {table} ADD {name} {kind}"
         try:
-            session.execute(statement)
+            run(statement)
             present.add(name)
         except Exception as exc:  # noqa: BLE001 - Unauthorized, or a concurrent ALTER
-            present = _columns(session, config.keyspace, table)
+            present = _columns(run, config.keyspace, table)
             if name not in present:
                 log.warning("Cannot add column %s to %s.%s (%s); results are stored without it. "
                             "To keep it, run: %s", name, config.keyspace, table,

@@ -45,6 +45,26 @@ MAX_TTL = 630_720_000
 CONCURRENCY = 100
 
 
+#: Name of the execution profile added when ``cassandra_options`` configures profiles.
+PROFILE = "resultstore"
+
+
+def _dict_rows(cluster: Any, session: Any) -> Any:
+    """Rows as dicts: the session's row factory, or (when ``cassandra_options`` gives
+    ``execution_profiles``, which forbid that) a clone of the default profile."""
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT
+    from cassandra.query import dict_factory
+
+    try:
+        session.row_factory = dict_factory
+        return EXEC_PROFILE_DEFAULT
+    except ValueError:
+        profile = cluster.execution_profile_clone_update(EXEC_PROFILE_DEFAULT,
+                                                         row_factory=dict_factory)
+        cluster.add_execution_profile(PROFILE, profile)
+        return PROFILE
+
+
 def _transient_errors() -> tuple[type[BaseException], ...]:
     import cassandra
     from cassandra.cluster import NoHostAvailable
@@ -69,6 +89,8 @@ class CassandraStore(MetaStore):
         self._session: Any = None
         self._pid = os.getpid()
         self._prepared: dict[tuple[str, str], Any] = {}
+        #: The driver execution profile every statement runs with (rows as dicts).
+        self.profile: Any = None
         self.extras: tuple[str, ...] = ()
         self.guard = False
         self.chords = CassandraChords(self)
@@ -88,7 +110,6 @@ class CassandraStore(MetaStore):
 
     def _connect(self) -> None:
         import cassandra.cluster
-        from cassandra.query import dict_factory
 
         with self._lock:
             if self._session is not None and self._pid == os.getpid():
@@ -102,8 +123,10 @@ class CassandraStore(MetaStore):
                     cloud={"secure_connect_bundle": config.bundle_path}, **options)
             try:
                 session = cluster.connect(config.keyspace)
-                session.row_factory = dict_factory
-                present = ensure_schema(session, config)
+                profile = _dict_rows(cluster, session)
+                present = ensure_schema(
+                    lambda query, params=None: session.execute(query, params,
+                                                               execution_profile=profile), config)
             except BaseException:
                 cluster.shutdown()
                 raise
@@ -113,8 +136,16 @@ class CassandraStore(MetaStore):
                 cluster.shutdown()
                 raise BackendStoreError(f"cassandra_keep_success='lwt' needs the static column "
                                         f"{GUARD} on {config.table}; it could not be added.")
-            self._prepared = {}
+            self._prepared, self.profile = {}, profile
             self._cluster, self._session, self._pid = cluster, session, os.getpid()
+
+    def run(self, statement: Any, params: Any = None) -> Any:
+        """``session.execute`` with this store's execution profile (rows as dicts)."""
+        return self.session.execute(statement, params, execution_profile=self.profile)
+
+    def run_async(self, statement: Any, params: Any = None) -> Any:
+        """``session.execute_async`` with this store's execution profile: a ResponseFuture."""
+        return self.session.execute_async(statement, params, execution_profile=self.profile)
 
     def statement(self, query: str, *, write: bool, level: str | None = None) -> Any:
         """The prepared statement for ``query`` with the configured consistency (or ``level``)."""
@@ -143,6 +174,7 @@ class CassandraStore(MetaStore):
 
     # -- task metas ------------------------------------------------------------------
     def _select(self) -> str:
+        self.session  # noqa: B018 - connecting settles which extra columns the table has
         return f"SELECT {', '.join(select_columns(self.extras))} FROM {self.config.table} WHERE task_id = ?"
 
     def _meta(self, task_id: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
@@ -153,8 +185,7 @@ class CassandraStore(MetaStore):
         return None if payload is None else self.decode_value(bytes(payload))
 
     def get_meta(self, task_id: str) -> dict[str, Any] | None:
-        session = self.session
-        rows = session.execute(self.statement(self._select(), write=False), (str(task_id),))
+        rows = self.run(self.statement(self._select(), write=False), (str(task_id),))
         return self._meta(str(task_id), list(rows))
 
     def get_many_meta(self, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -166,7 +197,8 @@ class CassandraStore(MetaStore):
             return {}
         session = self.session
         results = execute_concurrent_with_args(session, self.statement(self._select(), write=False),
-                                               [(t,) for t in ids], concurrency=CONCURRENCY)
+                                               [(t,) for t in ids], concurrency=CONCURRENCY,
+                                               execution_profile=self.profile)
         found = {}
         for task_id, (_, rows) in zip(ids, results, strict=True):
             meta = self._meta(task_id, list(rows))
@@ -187,7 +219,7 @@ class CassandraStore(MetaStore):
         names = ["task_id", *values]
         query = (f"INSERT INTO {self.config.table} ({', '.join(names)}) "
                  f"VALUES ({', '.join('?' for _ in names)}) USING TTL ?")
-        self.session.execute(self.statement(query, write=True),
+        self.run(self.statement(query, write=True),
                              (str(task_id), *values.values(), self._task_ttl(meta["status"])))
 
     def set_meta_unless_success(self, task_id: str, meta: Mapping[str, Any]) -> bool:
@@ -201,7 +233,7 @@ class CassandraStore(MetaStore):
                  f"WHERE task_id = ? AND date_done = ? IF {GUARD} = null")
         params = (self._task_ttl(meta["status"]), *values.values(),
                   *((states.SUCCESS,) if success else ()), str(task_id), date_done)
-        row = self.session.execute(self.statement(query, write=True), params).one()
+        row = self.run(self.statement(query, write=True), params).one()
         if row["[applied]"]:
             return True
         if row.get(GUARD) == states.SUCCESS:
@@ -211,24 +243,24 @@ class CassandraStore(MetaStore):
 
     def delete_meta(self, task_id: str) -> None:
         query = f"DELETE FROM {self.config.table} WHERE task_id = ?"
-        self.session.execute(self.statement(query, write=True), (str(task_id),))
+        self.run(self.statement(query, write=True), (str(task_id),))
 
     # -- groups ------------------------------------------------------------------------
     def get_group(self, group_id: str) -> dict[str, Any] | None:
         query = f"SELECT result FROM {self.config.table}_group WHERE group_id = ?"
-        row = self.session.execute(self.statement(query, write=False), (str(group_id),)).one()
+        row = self.run(self.statement(query, write=False), (str(group_id),)).one()
         return None if row is None else {"result": self._decode(row["result"])}
 
     def set_group(self, group_id: str, meta: Mapping[str, Any]) -> None:
         query = (f"INSERT INTO {self.config.table}_group (group_id, result, date_done) "
                  f"VALUES (?, ?, ?) USING TTL ?")
-        self.session.execute(self.statement(query, write=True), (
+        self.run(self.statement(query, write=True), (
             str(group_id), self.encode_value(meta.get("result")), datetime.now(timezone.utc),
             self.ttl_for(self.config.expires)))
 
     def delete_group(self, group_id: str) -> None:
         query = f"DELETE FROM {self.config.table}_group WHERE group_id = ?"
-        self.session.execute(self.statement(query, write=True), (str(group_id),))
+        self.run(self.statement(query, write=True), (str(group_id),))
 
     # -- chords (see resultstore_cassandra.chords) -------------------------------------
     def chord_set_size(self, group_key: str, size: int, ttl: float | None) -> None:

@@ -12,6 +12,7 @@ levels.  Authentication: a server with ``credentials`` refuses a cluster whose
 
 from __future__ import annotations
 
+import copy
 import heapq
 import queue
 import threading
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from cassandra import AuthenticationFailed, ConsistencyLevel, OperationTimedOut
-from cassandra.cluster import NoHostAvailable, ResultSet
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, ExecutionProfile, NoHostAvailable, ResultSet
 from cassandra.query import SimpleStatement, named_tuple_factory
 
 from .cql import Database
@@ -139,10 +140,10 @@ class StandinFuture:
     has_more_pages = False
     _col_types = None
 
-    def __init__(self, session: StandinSession, query: Any) -> None:
+    def __init__(self, session: StandinSession, query: Any, row_factory: Callable[..., Any]) -> None:
         self.session = session
         self.query = query
-        self.row_factory = session.row_factory
+        self.row_factory = row_factory
         self._col_names: list[str] = []
         self._done = threading.Event()
         self._rows: Any = None
@@ -202,7 +203,7 @@ class StandinSession:
     def __init__(self, cluster: StandinCluster, keyspace: str | None) -> None:
         self.cluster = cluster
         self.keyspace = keyspace
-        self.row_factory: Callable[..., Any] = named_tuple_factory
+        self._row_factory: Callable[..., Any] = named_tuple_factory
         self.default_consistency_level = ConsistencyLevel.LOCAL_ONE
         self.is_shutdown = False
 
@@ -210,13 +211,24 @@ class StandinSession:
     def server(self) -> StandinServer:
         return self.cluster.server
 
+    @property
+    def row_factory(self) -> Callable[..., Any]:
+        return self._row_factory
+
+    @row_factory.setter
+    def row_factory(self, factory: Callable[..., Any]) -> None:
+        if self.cluster.profiles:  # as the driver: legacy settings and profiles do not mix
+            raise ValueError("Cannot set row_factory while using Configuration Profiles. Set "
+                             "this in a profile configuration instead.")
+        self._row_factory = factory
+
     def prepare(self, query: str) -> StandinPrepared:
         if self.server.record:
             self.server.requests.append(Request("prepare", query, None, None))
         return StandinPrepared(query)
 
     def execute_async(self, query: Any, parameters: Any = None, timeout: Any = None,
-                      **kwargs: Any) -> StandinFuture:
+                      execution_profile: Any = EXEC_PROFILE_DEFAULT, **kwargs: Any) -> StandinFuture:
         if self.is_shutdown:
             raise RuntimeError("the session was shut down")
         if isinstance(query, str):
@@ -227,7 +239,8 @@ class StandinSession:
             self.server.requests.append(Request(
                 "query", cql, self.default_consistency_level if level is None else level,
                 getattr(query, "serial_consistency_level", None)))
-        future = StandinFuture(self, query)
+        profile = self.cluster.profiles.get(execution_profile)
+        future = StandinFuture(self, query, profile.row_factory if profile else self.row_factory)
 
         def run() -> None:
             try:
@@ -243,8 +256,8 @@ class StandinSession:
         return future
 
     def execute(self, query: Any, parameters: Any = None, timeout: Any = None,
-                **kwargs: Any) -> ResultSet:
-        return self.execute_async(query, parameters, timeout).result()
+                execution_profile: Any = EXEC_PROFILE_DEFAULT, **kwargs: Any) -> ResultSet:
+        return self.execute_async(query, parameters, timeout, execution_profile).result()
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         self.server.submit(lambda: fn(*args, **kwargs))
@@ -263,6 +276,8 @@ class StandinCluster:
                  cloud: Any = None, **options: Any) -> None:
         self.contact_points, self.port, self.cloud, self.options = contact_points, port, cloud, options
         self.auth_provider = auth_provider
+        #: ``execution_profiles`` from the options (their row factories are honoured).
+        self.profiles: dict[Any, Any] = dict(options.get("execution_profiles") or {})
         self.server = type(self).server
         self.server.clusters.append(self)
         self.sessions: list[StandinSession] = []
@@ -280,6 +295,15 @@ class StandinCluster:
         session = StandinSession(self, keyspace)
         self.sessions.append(session)
         return session
+
+    def execution_profile_clone_update(self, name: Any, **changes: Any) -> Any:
+        profile = copy.copy(self.profiles.get(name) or ExecutionProfile())
+        for key, value in changes.items():
+            setattr(profile, key, value)
+        return profile
+
+    def add_execution_profile(self, name: Any, profile: Any) -> None:
+        self.profiles[name] = profile
 
     def shutdown(self) -> None:
         self.is_shutdown = True
