@@ -341,3 +341,26 @@ def test_execution_profiles_in_cassandra_options(only_standin: StandinServer, fr
     celery = CeleryCassandraBackend(app=app)
     assert celery.get_task_meta(task_id)["result"] == {"x": 1}
     celery._cluster.shutdown()
+
+
+def test_unavailable_replicas_are_retried_with_always_retry(only_standin: StandinServer,
+                                                            fresh_url: str,
+                                                            open_backend: MakeBackend) -> None:
+    backend, task_id = open_backend(fresh_url, result_backend_always_retry=True,
+                                    result_backend_max_retries=5,
+                                    result_backend_base_sleep_between_retries_ms=1), _uid()
+    backend.mark_as_started(task_id)  # connected and prepared
+    failures = iter([cassandra.Unavailable("2 replicas needed", consistency=6,
+                                           required_replicas=2, alive_replicas=1)] * 2)
+    only_standin.fail = lambda cql: next(failures, None) if cql.startswith("INSERT") else None
+    try:
+        backend.mark_as_done(task_id, 7)
+    finally:
+        only_standin.fail = lambda cql: None
+    assert backend.get_task_meta(task_id)["result"] == 7
+    only_standin.fail = lambda cql: InvalidRequest("bad") if cql.startswith("INSERT") else None
+    try:
+        with pytest.raises(BackendStoreError):
+            backend.mark_as_done(_uid(), 8)
+    finally:
+        only_standin.fail = lambda cql: None
