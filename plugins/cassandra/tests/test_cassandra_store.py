@@ -364,3 +364,18 @@ def test_unavailable_replicas_are_retried_with_always_retry(only_standin: Standi
             backend.mark_as_done(_uid(), 8)
     finally:
         only_standin.fail = lambda cql: None
+
+
+def test_url_fills_unset_settings_and_settings_win() -> None:
+    from resultstore_cassandra import CassandraConfig
+
+    config = CassandraConfig.from_settings(
+        "cassandra://app:p%40ss@10.0.0.1,10.0.0.2:9142/results/celery_results", resultstore.Settings())
+    assert (config.servers, config.port, config.keyspace, config.table) == (
+        ("10.0.0.1", "10.0.0.2"), 9142, "results", "celery_results")
+    assert config.auth_kwargs == {"username": "app", "password": "p@ss"}
+    assert config.as_uri() == "cassandra://app:**@10.0.0.1,10.0.0.2:9142/results/celery_results"
+    config = CassandraConfig.from_settings(
+        "cassandra://10.0.0.1/results/t", resultstore.Settings({**BASE, "cassandra_port": 9000}))
+    assert (config.servers, config.port, config.keyspace, config.table) == (
+        ("10.1.1.1", "10.1.1.2"), 9000, "ks", "results")
