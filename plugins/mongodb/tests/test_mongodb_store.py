@@ -371,6 +371,21 @@ def test_standalone_deployments_poll_without_warnings(ours: MakeBackend, mongo: 
         _store(backend).subscriber(lambda *_: None, lambda: None)
 
 
+def test_an_unreachable_server_is_probed_again_later() -> None:
+    """Down at the first wait: that wait polls, push stays possible (not decided as 'no')."""
+    import pymongo
+    from pymongo.errors import ServerSelectionTimeoutError
+
+    from resultstore_mongodb.push import supports_change_streams
+
+    client = pymongo.MongoClient("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200")
+    try:
+        with pytest.raises(ServerSelectionTimeoutError):
+            supports_change_streams(client)
+    finally:
+        client.close()
+
+
 class _ScriptedStream:
     """A change stream replaying events (fault injection for the subscriber's own logic)."""
 

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from resultstore.errors import NotSupported
 from resultstore.spec import MetaMessageHandler
@@ -36,10 +36,14 @@ MAX_AWAIT_MS = 500
 
 
 def supports_change_streams(client: Any) -> bool:
-    """True for replica set members and mongos routers (one ``hello`` round trip)."""
+    """True for replica set members and mongos routers (one ``hello`` round trip).
+
+    A server that cannot be reached raises (the wait polls and the next one probes again);
+    a client without ``hello`` (a stand-in) or a refused command means no.
+    """
     try:
         hello = client.admin.command("hello")
-    except (PyMongoError, NotImplementedError, AttributeError, TypeError):
+    except (OperationFailure, NotImplementedError, AttributeError, TypeError):
         return False
     return bool(isinstance(hello, dict) and (hello.get("setName") or hello.get("msg") == "isdbgrid"))
 
@@ -65,7 +69,10 @@ class ChangeStreamSubscriber:
         if not supports_change_streams(store.client):
             raise NotSupported("MongoDB change streams need a replica set or a sharded cluster")
         subscriber = cls(store, on_message, on_reconnect)
-        subscriber._stream = subscriber._watch(None)  # opened before the first re-read
+        try:
+            subscriber._stream = subscriber._watch(None)  # opened before the first re-read
+        except OperationFailure as exc:  # e.g. the user lacks the changeStream privilege
+            raise NotSupported(f"cannot open a MongoDB change stream: {exc}") from exc
         subscriber._thread.start()
         return subscriber
 
