@@ -96,6 +96,10 @@ def _check_id(value: str, what: str = "task") -> str:
 class MongoStore(MetaStore):
     """Celery's MongoDB documents through pymongo 4; see the module docstring."""
 
+    certificate_settings = (
+        "tlsCAFile / tlsCertificateKeyFile / tlsAllowInvalidHostnames in the mongodb:// URL or "
+        "in mongodb_backend_settings['options']")
+
     capabilities = frozenset({Capability.BATCH, Capability.GUARDED_SET, Capability.CHORD,
                               Capability.CLEANUP, Capability.SUBSCRIBE, Capability.AIO})
 
