@@ -19,7 +19,7 @@ from resultstore.errors import BackendError
 from resultstore.spec import AsyncKeyValueStore
 
 from .docs import check, decode_doc, encode_doc, rev_of
-from .store import ATTEMPTS, BATCH, client_options
+from .store import ATTEMPTS, BATCH, AsyncClient, client_options
 
 if TYPE_CHECKING:
     from .store import CouchDBStore
@@ -40,7 +40,7 @@ class AsyncCouchDBStore(AsyncKeyValueStore):
         client = self._clients.get(loop)
         if client is not None:
             return client
-        client = httpx.AsyncClient(**client_options(self.store.config))
+        client = AsyncClient(**client_options(self.store.config))
         if self.store._client.peek() is None:  # nothing checked the database in this process yet
             await asyncio.to_thread(lambda: self.store.client)  # ensures it, off the loop
         with self._lock:

@@ -5,7 +5,8 @@
   each key once more after subscribing, for values written before).
 * The feed is not filtered on the server: it returns every change of the database (ids and
   revisions only, no documents), the waited keys are picked out here and their documents
-  fetched with one ``_all_docs`` request.  A key subscribed while a long poll is pending is
+  fetched with one ``_all_docs`` request; answers hold at most :data:`PAGE` changes, so a
+  burst of writes is read page by page in bounded memory.  A key subscribed while a long poll is pending is
   therefore seen in the very next answer; a filtered feed (``_doc_ids``) would have to be
   restarted, and would miss changes made while it was.
 * After a lost connection or an error the reader backs off, takes the current
@@ -25,7 +26,7 @@ import httpx
 from resultstore.spec import MessageHandler
 
 from .docs import check
-from .store import client_options
+from .store import Client, client_options
 
 if TYPE_CHECKING:
     from .store import CouchDBStore
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds the server holds a long poll open when nothing changes.
 LONGPOLL = 25.0
+#: Changes per answer: a burst of writes is read in pages (bounded memory, prompt delivery).
+PAGE = 100
 #: Backoff after a failed poll: first and longest wait, seconds.
 BACKOFF, BACKOFF_MAX = 0.1, 5.0
 
@@ -55,8 +58,10 @@ class ChangesSubscriber:
         options = client_options(store.config)
         options["timeout"] = httpx.Timeout(store.config.timeout, read=longpoll + store.config.timeout)
         options["limits"] = httpx.Limits(max_connections=1)
+        # a long-lived stream: uncompressed, so no decompressor state is held between changes
+        options["headers"] = {**options["headers"], "Accept-Encoding": "identity"}
         store.client  # noqa: B018 - the store's client ensures the database exists
-        self._client = httpx.Client(**options)
+        self._client = Client(**options)
         try:
             self._since = self._update_seq()  # raises when the feed's database is unreachable
         except BaseException:
@@ -94,7 +99,8 @@ class ChangesSubscriber:
 
     def _poll(self) -> list[str]:
         """One long poll from ``since``: the ids of changed, waited-for documents."""
-        params = {"feed": "longpoll", "since": self._since, "timeout": int(self._longpoll * 1000)}
+        params = {"feed": "longpoll", "since": self._since, "timeout": int(self._longpoll * 1000),
+                  "limit": PAGE}
         body = check(self._client.get(f"{self.store.db}/_changes", params=params),
                      "read the _changes feed").json()
         self._since = body["last_seq"]

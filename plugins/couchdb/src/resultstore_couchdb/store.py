@@ -19,7 +19,9 @@ multi-writes one ``_bulk_docs`` (plus one ``_all_docs`` for the revisions), list
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
     from .aio import AsyncCouchDBStore
     from .changes import ChangesSubscriber
 
-__all__ = ["CouchDBStore", "client_options"]
+__all__ = ["CouchDBStore", "Client", "AsyncClient", "client_options"]
 
 #: Keys per ``_all_docs`` / ``_bulk_docs`` request, and rows per listing page.
 BATCH, PAGE = 1000, 1000
@@ -55,9 +57,57 @@ BATCH, PAGE = 1000, 1000
 ATTEMPTS = 50
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps nothing: requests carry Basic auth, never a session cookie.
+
+    httpx would otherwise parse every response's URL into the standard library's URL caches
+    to match cookies, for nothing.
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+_NO_COOKIES = _NoCookies()
+
+
+class Client(httpx.Client):
+    """``httpx.Client`` without cookie handling (see :class:`_NoCookies`)."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        raise TypeError("resultstore-couchdb clients keep no cookies (they send Basic auth)")
+
+
+class AsyncClient(httpx.AsyncClient):
+    """``httpx.AsyncClient`` without cookie handling (see :class:`_NoCookies`)."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        raise TypeError("resultstore-couchdb clients keep no cookies (they send Basic auth)")
+
+
+@functools.lru_cache(maxsize=1)
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process, shared by every client.
+
+    httpx builds (and loads the CA bundle into) a new context for each client otherwise,
+    which costs more than a request; the asyncio twin opens a client per event loop.
+    """
+    return httpx.create_ssl_context()
+
+
 def client_options(config: CouchDBConfig) -> dict[str, Any]:
-    """``httpx.Client``/``AsyncClient`` arguments: base URL, Basic auth, timeouts, pool."""
-    return {"base_url": config.base_url, "auth": config.auth,
+    """``httpx.Client``/``AsyncClient`` arguments: base URL, Basic auth, timeouts, pool, TLS."""
+    return {"base_url": config.base_url, "auth": config.auth, "verify": tls_context(),
             "timeout": httpx.Timeout(config.timeout),
             "limits": httpx.Limits(max_connections=config.max_connections,
                                    max_keepalive_connections=config.max_connections),
@@ -86,7 +136,7 @@ class CouchDBStore(BlobStore):
 
     # -- HTTP -----------------------------------------------------------------------
     def _make_client(self) -> httpx.Client:
-        client = httpx.Client(**client_options(self.config))
+        client = Client(**client_options(self.config))
         try:
             self.ensure_database(client.request)
         except BaseException:
