@@ -25,7 +25,7 @@ import time
 
 from resultstore.spec import ChordProgress
 
-from .layout import Layout, check_key, member_name, read_file, unlink_quietly
+from .layout import Layout, check_key, member_name, read_file, real_directory, unlink_quietly
 
 __all__ = ["FileChords"]
 
@@ -45,7 +45,10 @@ class FileChords:
 
     def _open(self, group_key: str, ttl: float | None) -> bytes:
         path = self._dir(group_key)
+        os.makedirs(path, exist_ok=True)
+        real_directory(path)  # makedirs(exist_ok) accepts links to directories elsewhere
         os.makedirs(os.path.join(path, b"parts"), exist_ok=True)
+        real_directory(os.path.join(path, b"parts"))
         if ttl:
             self.layout.set_deadline(os.path.join(path, b"expires"), ttl)
         return path
@@ -76,12 +79,12 @@ class FileChords:
         path = self._open(group_key, ttl)
         parts = os.path.join(path, b"parts")
         claim = os.path.join(path, b"claim")
-        if os.path.exists(claim):  # finished: a late duplicate changes nothing
+        if os.path.lexists(claim):  # finished: a late duplicate changes nothing
             return ChordProgress(len(os.listdir(parts)), self._size(path), False)
         header = b"%s:%d\n" % (b"" if index is None else b"%d" % index, time.time_ns())
         tmp = self.layout.write_tmp(header + value)
         try:
-            os.link(tmp, os.path.join(parts, member_name(member)))
+            os.link(tmp, os.path.join(parts, member_name(member)), follow_symlinks=False)
         except FileExistsError:
             pass  # this member was recorded before: count it once
         finally:
@@ -119,7 +122,7 @@ class FileChords:
         shutil.rmtree(os.path.join(path, b"parts"), ignore_errors=True)
         for name in (b"size", b"grow"):
             unlink_quietly(os.path.join(path, name))
-        if os.path.isdir(path):
+        if os.path.isdir(path) and not os.path.islink(path):
             self.layout.set_deadline(os.path.join(path, b"expires"), DONE_EXPIRES)
 
     def cleanup(self, now: float) -> int:
@@ -130,6 +133,9 @@ class FileChords:
         except FileNotFoundError:
             return 0
         for entry in entries:
+            if not entry.is_dir(follow_symlinks=False):  # a planted link: drop it, never follow
+                unlink_quietly(entry.path)
+                continue
             deadline = Layout.deadline(os.path.join(entry.path, b"expires"))
             if deadline is not None and deadline < now:
                 shutil.rmtree(entry.path, ignore_errors=True)

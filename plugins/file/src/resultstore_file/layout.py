@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import stat
 import time
 import uuid
 import zlib
@@ -25,17 +26,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import quote
 
-from resultstore.errors import BackendStoreError, InvalidTaskId
+from resultstore.errors import BackendError, BackendStoreError, InvalidTaskId
 
-__all__ = ["Layout", "check_key", "member_name", "read_file", "unlink_quietly", "storage_errors"]
+__all__ = ["Layout", "check_key", "member_name", "read_file", "unlink_quietly", "storage_errors",
+           "LinkRefused", "open_own", "real_directory"]
 
 META = b".resultstore"
 LOCK_STRIPES = 256
 #: NAME_MAX of Linux/macOS file systems.
 NAME_MAX = 255
 
-_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+#: Every open refuses a symbolic link as its last component (O_NOFOLLOW) and never
+#: blocks on a FIFO planted in the directory (O_NONBLOCK; regular files ignore it).
+_SAFE = os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE
+_READ_FLAGS = os.O_RDONLY | _SAFE
+_OWN_FLAGS = os.O_RDWR | os.O_CREAT | _SAFE
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _DENIED = {errno.EROFS, errno.EACCES, errno.EPERM}
 
@@ -69,12 +75,37 @@ def member_name(member: str) -> bytes:
     return quoted.encode("ascii")
 
 
+class LinkRefused(BackendError):
+    """A path of the store is a symbolic link, a FIFO or a device: refused, never followed."""
+
+
+def _refuse(path: bytes, what: str) -> LinkRefused:
+    return LinkRefused(
+        f"Refusing {os.fsdecode(path)}: it is {what}, not a file this store wrote. Someone with "
+        f"write access to the result directory planted it; remove it (nothing was followed).")
+
+
+def _regular(fd: int, path: bytes) -> None:
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise _refuse(path, "a directory" if stat.S_ISDIR(mode) else "not a regular file")
+
+
 def read_file(path: bytes) -> bytes | None:
-    """The whole content of ``path``, ``None`` when it does not exist."""
+    """The whole content of ``path``, ``None`` when it does not exist.
+
+    A symbolic link, FIFO or device at ``path`` raises :class:`LinkRefused`.
+    """
     try:
         fd = os.open(path, _READ_FLAGS)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _refuse(path, "a symbolic link") from None
+        raise
+    _regular(fd, path)
     try:
         chunks = []
         while chunk := os.read(fd, 1 << 20):
@@ -82,6 +113,33 @@ def read_file(path: bytes) -> bytes | None:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def open_own(path: bytes) -> int:
+    """Open (creating) a side-channel file this store owns, never through a link.
+
+    A symbolic link planted in its place is removed and the file created anew: the
+    side-channel belongs to the store, and following the link would create files or
+    set times outside the directory.
+    """
+    for _ in range(3):
+        try:
+            fd = os.open(path, _OWN_FLAGS, 0o666)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            unlink_quietly(path)  # unlink removes the link itself, never its target
+            continue
+        _regular(fd, path)
+        return fd
+    raise _refuse(path, "a symbolic link that keeps coming back")
+
+
+def real_directory(path: bytes) -> None:
+    """Raise :class:`LinkRefused` unless ``path`` is a directory and not a symbolic link."""
+    mode = os.lstat(path).st_mode
+    if not stat.S_ISDIR(mode):
+        raise _refuse(path, "a symbolic link" if stat.S_ISLNK(mode) else "not a directory")
 
 
 def unlink_quietly(path: bytes) -> bool:
@@ -136,6 +194,8 @@ class Layout:
             return
         for path in (self.tmp, self.expires, self.locks, self.chords):
             os.makedirs(path, exist_ok=True)
+        for path in (self.meta, self.tmp, self.expires, self.locks, self.chords):
+            real_directory(path)  # makedirs(exist_ok) accepts a link to a directory elsewhere
         self._ready_pid = os.getpid()
 
     def write_tmp(self, value: bytes, directory: bytes | None = None) -> bytes:
@@ -181,12 +241,11 @@ class Layout:
         """
         self.ensure()
         stripe = os.path.join(self.locks, b"%02x" % (zlib.crc32(name) % LOCK_STRIPES))
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd = os.open(stripe, flags, 0o666)
+            fd = open_own(stripe)
         except FileNotFoundError:  # side-channel removed under us: recreate once
             self.ensure(again=True)
-            fd = os.open(stripe, flags, 0o666)
+            fd = open_own(stripe)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -200,12 +259,12 @@ class Layout:
             return
         deadline_ns = time.time_ns() + int(ttl * 1e9)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+            fd = open_own(path)
         except FileNotFoundError:
             self.ensure(again=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+            fd = open_own(path)
         try:
-            os.utime(fd, ns=(deadline_ns, deadline_ns))
+            os.utime(fd, ns=(deadline_ns, deadline_ns))  # on the fd: never through a link
         finally:
             os.close(fd)
 
@@ -213,6 +272,6 @@ class Layout:
     def deadline(path: bytes) -> float | None:
         """The deadline recorded in marker ``path`` (epoch seconds), ``None`` if unset."""
         try:
-            return os.stat(path).st_mtime
+            return os.lstat(path).st_mtime  # a planted link's own time, never its target's
         except (FileNotFoundError, NotADirectoryError):
             return None

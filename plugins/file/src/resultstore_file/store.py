@@ -28,7 +28,7 @@ from resultstore.errors import BackendGetMetaError, ImproperlyConfigured
 from resultstore.spec import Capability, ChordProgress, KeyValueStore, MessageHandler, Subscriber
 
 from .chords import FileChords
-from .layout import Layout, check_key, read_file, storage_errors, unlink_quietly
+from .layout import Layout, LinkRefused, check_key, read_file, storage_errors, unlink_quietly
 from .url import FileOptions, parse_url
 from .watch import InotifySubscriber, PollSubscriber, inotify_available
 
@@ -96,8 +96,8 @@ class FileStore(KeyValueStore):
         name = check_key(key)
         try:
             value = read_file(self.layout.data(name))
-        except IsADirectoryError:
-            raise BackendGetMetaError(f"{key} in {self.options.path} is a directory, not a result.")
+        except LinkRefused as exc:  # a link, directory or FIFO planted as a result file
+            raise BackendGetMetaError(str(exc)) from None
         if value is None or self._expired(name):
             return None
         return value
@@ -110,7 +110,7 @@ class FileStore(KeyValueStore):
         try:
             with self.layout.locked(name):
                 if keep is not None:
-                    current = None if self._expired(name) else read_file(self.layout.data(name))
+                    current = None if self._expired(name) else self._current(name)
                     if keep(current):
                         return False
                 self.layout.set_deadline(self.layout.expiry(name), ttl)
@@ -120,6 +120,13 @@ class FileStore(KeyValueStore):
         finally:
             if not placed:
                 unlink_quietly(tmp)
+
+    def _current(self, name: bytes) -> bytes | None:
+        """The value about to be replaced; a planted link counts as none (rename replaces it)."""
+        try:
+            return read_file(self.layout.data(name))
+        except LinkRefused:
+            return None
 
     def set(self, key: str, value: bytes, ttl: float | None) -> None:
         name = check_key(key)
@@ -142,7 +149,7 @@ class FileStore(KeyValueStore):
     def incr(self, key: str, ttl: float | None) -> int:
         name = check_key(key)
         with storage_errors(self.options.path, f"increment {key}"), self.layout.locked(name):
-            current = None if self._expired(name) else read_file(self.layout.data(name))
+            current = None if self._expired(name) else self._current(name)
             value = int(current or 0) + 1
             self.layout.set_deadline(self.layout.expiry(name), ttl)
             self.layout.replace(self.layout.write_tmp(b"%d" % value), self.layout.data(name))
@@ -235,7 +242,7 @@ class FileStore(KeyValueStore):
                 path = self.layout.data(name)
                 if Layout.deadline(self.layout.expiry(name)) is None:
                     try:
-                        if os.stat(path).st_mtime < cutoff:
+                        if os.lstat(path).st_mtime < cutoff:
                             removed += unlink_quietly(path)
                     except FileNotFoundError:
                         pass
