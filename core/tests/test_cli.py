@@ -18,7 +18,7 @@ import resultstore
 from resultstore import states
 from resultstore.cli import main
 from resultstore.cli.inventory import inventory
-from resultstore.cli.output import mask_url, secrets_of
+from resultstore.masking import mask_url, url_secrets
 from resultstore.registry import BackendEntry, Registry
 
 
@@ -191,7 +191,7 @@ def test_passwords_are_masked_everywhere(capsys: pytest.CaptureFixture[str]) -> 
     assert mask_url(f"redis://user:{secret}@h:6379/0") == "redis://user:**@h:6379/0"
     assert mask_url(f"sentinel://:{secret}@a:1;sentinel://:{secret}@b:2") == "sentinel://:**@a:1;sentinel://:**@b:2"
     assert mask_url(f"s3://bucket?aws_secret_access_key={secret}") == "s3://bucket?aws_secret_access_key=**"
-    assert secrets_of("file:///tmp/x") == set()
+    assert url_secrets("file:///tmp/x") == set()
 
 
 def test_bad_url_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

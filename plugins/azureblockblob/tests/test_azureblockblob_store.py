@@ -15,8 +15,9 @@ from celery.backends.azureblockblob import AzureBlockBlobBackend as CelerysAzure
 
 import resultstore
 from resultstore.errors import BackendStoreError, ImproperlyConfigured
+from resultstore.masking import mask_url
 from resultstore.testing.blob import BlobStoreSuite, BlobTarget
-from resultstore_azureblockblob import AzureBlockBlobStore, AzureConfig, redact_connection_string
+from resultstore_azureblockblob import AzureBlockBlobStore, AzureConfig
 from resultstore_azureblockblob.host import AzureBlockBlobBackend
 
 
@@ -34,9 +35,9 @@ class TestAzureBlockBlobStore(BlobStoreSuite):
 
 def test_as_uri_masks_like_celery(azure_connection_string: str) -> None:
     sas = "BlobEndpoint=https://a.blob.core.windows.net/;SharedAccessSignature=sv=2020&sig=SECRET%3D"
-    assert redact_connection_string(sas) == "BlobEndpoint=https://a.blob.core.windows.net/;SharedAccessSignature=**"
+    assert mask_url(sas) == "BlobEndpoint=https://a.blob.core.windows.net/;SharedAccessSignature=**"
     url_sig = "BlobEndpoint=https://a.blob.core.windows.net/?sv=1&sig=SECRET&se=2"
-    assert redact_connection_string(url_sig) == "BlobEndpoint=https://a.blob.core.windows.net/?sv=1&sig=**&se=2"
+    assert mask_url(url_sig) == "BlobEndpoint=https://a.blob.core.windows.net/?sv=1&sig=**&se=2"
     config = AzureConfig.from_url("azureblockblob://" + azure_connection_string, resultstore.Settings())
     assert "AccountKey=**" in config.as_uri() and config.as_uri(include_password=True).endswith(
         azure_connection_string)

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import redis
@@ -14,6 +15,7 @@ import redis.exceptions
 from redis_servers import Deployment, start_redis
 
 import resultstore
+from resultstore.config import Settings
 from resultstore.errors import BackendStoreError, ImproperlyConfigured
 from resultstore.registry import default_registry
 from resultstore_redis import RedisStore, parse_options
@@ -235,3 +237,20 @@ def test_global_keyprefix_is_shared_with_celery(redis_plain: Deployment) -> None
     assert theirs.get_task_meta("p-1")["result"] == "prefixed"
     raw.close()
     ours.close()
+
+
+def test_options_repr_holds_no_password() -> None:
+    """Issue 14, item 11: ``repr(RedisOptions)`` showed the password and the full URL."""
+    secret = "QX7;p@ss/w#rd?"
+    enc = quote(secret, safe="")
+    for url in (f"redis://user:{enc}@h:6379/0", f"sentinel://:{enc}@h1:1;sentinel://:{enc}@h2:2"):
+        options = parse_options(url, Settings(
+            result_backend_transport_options={"master_name": "m",
+                                              "sentinel_kwargs": {"password": secret}}))
+        assert "QX7" not in repr(options) and options.masked_url in repr(options)
+
+
+def test_password_that_needs_encoding_is_refused_masked() -> None:
+    with pytest.raises(ImproperlyConfigured, match="percent-encode") as refused:
+        parse_options("redis://:QX7a#QX7b@h:6379/0")
+    assert "QX7" not in str(refused.value)

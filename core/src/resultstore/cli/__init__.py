@@ -27,9 +27,10 @@ from .. import __version__
 from ..backend import ResultBackend
 from ..connect import connect
 from ..errors import ImproperlyConfigured, ResultStoreError
+from ..masking import mask_url, settings_secrets, url_secrets
 from ..registry import default_registry
 from .commands import EXIT_FAILED, EXIT_USAGE
-from .output import Output, mask_url, secrets_of
+from .output import Output
 
 __all__ = ["main", "build_parser"]
 
@@ -107,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     url = getattr(args, "url", "")
-    out = Output(json_mode=getattr(args, "json", False), secrets=secrets_of(url))
+    secrets = url_secrets(url) | settings_secrets(dict(getattr(args, "setting", [])))
+    out = Output(json_mode=getattr(args, "json", False), secrets=secrets)
     try:
         return _run(args, out)
     except ImproperlyConfigured as exc:

@@ -4,50 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import sys
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
-__all__ = ["Output", "mask_url", "secrets_of", "jsonable", "short", "STATE_STYLE"]
+from ..masking import Masker
 
-#: Query parameters whose values are credentials.
-_SECRET_PARAMS = re.compile(r"(pass|secret|token|key|sig|credential|auth)", re.I)
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*://)(?P<user>[^:@/;?#]*):(?P<pw>[^@/;?#]*)@")
+__all__ = ["Output", "jsonable", "short", "STATE_STYLE"]
 
 STATE_STYLE = {
     "SUCCESS": "bold green", "FAILURE": "bold red", "REVOKED": "bold magenta",
     "STARTED": "cyan", "RETRY": "yellow", "PENDING": "dim", "RECEIVED": "blue",
 }
-
-
-def secrets_of(url: str) -> set[str]:
-    """Passwords and credential-looking query values inside ``url`` (each ``;`` part)."""
-    found: set[str] = set()
-    for part in url.split(";"):
-        for match in _USERINFO.finditer(part):
-            if match["pw"]:
-                found |= {match["pw"], unquote(match["pw"])}
-        try:
-            query = urlsplit(part).query
-        except ValueError:
-            continue
-        for key, value in parse_qsl(query):
-            if value and _SECRET_PARAMS.search(key):
-                found |= {value, unquote(value)}
-    return {s for s in found if len(s) >= 1}
-
-
-def mask_url(url: str) -> str:
-    """``url`` with its password and credential query values replaced by ``**``."""
-    masked = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:**@" if m["pw"] else m[0], url)
-    for secret in sorted(secrets_of(url), key=len, reverse=True):
-        masked = masked.replace(secret, "**")
-    return masked
 
 
 def jsonable(value: Any) -> Any:
@@ -82,14 +53,9 @@ class Output:
 
     def __init__(self, json_mode: bool = False, secrets: Iterable[str] = ()) -> None:
         self.json = json_mode
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self.redact = Masker(secrets)
         self.console = Console(highlight=False)
         self.stderr = Console(stderr=True, highlight=False)
-
-    def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "**")
-        return text
 
     def print(self, *renderables: RenderableType) -> None:
         """Render for people; the rendered text is redacted before it is written."""

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from resultstore.config import Settings
 from resultstore.errors import ImproperlyConfigured
+from resultstore.masking import mask_url
 
-__all__ = ["AzureConfig", "redact_connection_string", "PREFIX"]
+__all__ = ["AzureConfig", "PREFIX"]
 
 PREFIX = "azureblockblob://"
 #: Credential classes Celery accepts as ``azureblockblob://<Credential>@<account URL>``.
 CREDENTIALS = ("DefaultAzureCredential", "ManagedIdentityCredential")
-_SECRET_KEYS = frozenset({"accountkey", "sharedaccesssignature"})
-_SIG = re.compile(r"([?&]sig=)[^&;#]*", re.IGNORECASE)
-
-
-def redact_connection_string(text: str, mask: str = "**") -> str:
-    """Mask ``AccountKey``, ``SharedAccessSignature`` and ``sig=`` values (as Celery)."""
-    parts = []
-    for part in text.split(";"):
-        key, sep, value = part.partition("=")
-        if sep and key.strip().lower() in _SECRET_KEYS:
-            part = f"{key}={mask}"
-        elif value:
-            value = _SIG.sub(lambda match: match.group(1) + mask, value)
-            part = f"{key}={value}"
-        parts.append(part)
-    return ";".join(parts)
 
 
 @dataclass(frozen=True)
@@ -83,4 +67,4 @@ class AzureConfig:
     def as_uri(self, include_password: bool = False) -> str:
         if include_password:
             return PREFIX + self.connection
-        return PREFIX + redact_connection_string(self.connection)
+        return mask_url(PREFIX + self.connection)

@@ -27,6 +27,7 @@ from resultstore.blob import (
 )
 from resultstore.config import Settings
 from resultstore.errors import BackendError, ImproperlyConfigured
+from resultstore.masking import mask_text, url_secrets
 
 from .config import AzureConfig
 
@@ -73,7 +74,9 @@ class AzureBlockBlobStore(BlobStore):
             try:
                 return BlobServiceClient.from_connection_string(config.connection, **options)
             except ValueError as exc:  # the SDK's message never contains the key
-                raise ImproperlyConfigured(f"Invalid Azure connection string: {exc}") from None
+                raise ImproperlyConfigured(f"Invalid Azure connection string: "
+                                           f"{mask_text(str(exc), url_secrets(config.connection))}"
+                                           ) from None
         try:
             import azure.identity
         except ImportError:

@@ -6,6 +6,7 @@ import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
@@ -13,19 +14,13 @@ from sqlalchemy.exc import ArgumentError
 
 from resultstore.config import Settings
 from resultstore.errors import ImproperlyConfigured
+from resultstore.masking import mask_url, url_password
 from resultstore.registry import import_object
 
 __all__ = ["DatabaseConfig", "parse_url", "DEFAULT_ENGINE_OPTIONS"]
 
 #: Celery's default ``database_engine_options``.
 DEFAULT_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True, "pool_recycle": 3600}
-
-
-def _mask(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.rsplit("@", 1)[1]
-    return f"{scheme}{sep}{rest}"
 
 
 def parse_url(url: str) -> URL:
@@ -36,9 +31,15 @@ def parse_url(url: str) -> URL:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:
         raise ImproperlyConfigured(
-            f"Not a database URL: {_mask(url)!r} ({type(exc).__name__}). Use e.g. "
+            f"Not a database URL: {mask_url(url)!r} ({type(exc).__name__}). Use e.g. "
             f"'db+postgresql://user:pass@host/dbname' or 'db+sqlite:///results.db'."
         ) from None
+    written = url_password(url)
+    if written is not None and unquote(written) != parsed.password:
+        # the password holds a character that ends it in a URL: refuse, never connect with a piece
+        raise ImproperlyConfigured(
+            f"Not a database URL: {mask_url(url)!r}: the password holds '@', '/', '?' or '#'; "
+            f"percent-encode it (urllib.parse.quote(password, safe='')).")
     if (parsed.drivername in ("postgresql", "postgres")
             and importlib.util.find_spec("psycopg2") is None
             and importlib.util.find_spec("psycopg") is not None):

@@ -39,6 +39,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 from resultstore import states
 from resultstore.config import Settings
 from resultstore.errors import ImproperlyConfigured, InvalidTaskId
+from resultstore.masking import mask_url
 from resultstore.spec import Capability, ChordProgress, MetaStore
 
 from . import chords
@@ -328,7 +329,8 @@ class DatabaseStore(MetaStore):
         return isinstance(exc, (OperationalError, InterfaceError, PoolTimeoutError))
 
     def as_uri(self, include_password: bool = False) -> str:
-        return self.config.url.render_as_string(hide_password=not include_password)
+        url = self.config.url.render_as_string(hide_password=False)
+        return url if include_password else mask_url(url)
 
     def close(self) -> None:
         self.engine.dispose()

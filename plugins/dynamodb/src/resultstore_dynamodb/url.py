@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from resultstore.config import Settings
 from resultstore.errors import ImproperlyConfigured
+from resultstore.masking import MASK, mask_url, url_password
 
 __all__ = ["DynamoDBConfig"]
 
@@ -39,8 +40,8 @@ class DynamoDBConfig:
     table_name: str = "celery"
     region: str | None = None
     endpoint_url: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
     read_capacity_units: int = 1
     write_capacity_units: int = 1
     #: ``ttl_seconds`` from the URL: None = not given (resultstore uses result_expires),
@@ -53,6 +54,10 @@ class DynamoDBConfig:
         parts = urlsplit(url or "dynamodb://")
         if parts.scheme != "dynamodb":
             raise ImproperlyConfigured(f"Not a dynamodb:// URL (scheme {parts.scheme!r}).")
+        if (written := url_password(url or "")) is not None and written != parts.password:
+            raise ImproperlyConfigured(
+                f"Malformed dynamodb URL {mask_url(url)!r}: the secret holds '/', '?' or '#'; "
+                f"percent-encode it (urllib.parse.quote(secret, safe='')).")
         key = unquote(parts.username) if parts.username else None
         secret = unquote(parts.password) if parts.password else None
         if (key is None) != (secret is None):
@@ -82,7 +87,7 @@ class DynamoDBConfig:
         """The URL with the secret masked unless asked for."""
         auth = ""
         if self.access_key_id:
-            secret = self.secret_access_key if include_password else "**"
+            secret = self.secret_access_key if include_password else MASK
             auth = f"{self.access_key_id}:{secret}@"
         where = self.region or ""
         if self.endpoint_url:

@@ -22,16 +22,17 @@ import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
 import redis.connection
 
 from resultstore.config import Settings
 from resultstore.errors import ImproperlyConfigured
+from resultstore.masking import mask_text, mask_url, split_urls, url_password, url_secrets
 from resultstore.registry import import_object
 
-__all__ = ["RedisOptions", "parse_options", "REDIS_DEFAULTS", "mask_url"]
+__all__ = ["RedisOptions", "parse_options", "REDIS_DEFAULTS"]
 
 Kind = Literal["single", "sentinel", "cluster"]
 
@@ -69,11 +70,15 @@ _POOL_KEYS = {"max_connections"}
 
 @dataclass(frozen=True)
 class RedisOptions:
-    """Everything needed to open sync and asyncio clients for one deployment."""
+    """Everything needed to open sync and asyncio clients for one deployment.
+
+    ``repr`` shows the masked URL, never ``params``, ``sentinel_kwargs`` or ``url``
+    (they hold the password).
+    """
 
     kind: Kind
     #: Connection keyword arguments (host/port/db/password/timeouts/ssl_* ...).
-    params: dict[str, Any]
+    params: dict[str, Any] = field(repr=False)
     #: TLS on every connection.
     ssl: bool = False
     #: Unix socket path (``socket://``), else ``None``.
@@ -81,7 +86,7 @@ class RedisOptions:
     #: Sentinel addresses or cluster startup nodes.
     hosts: list[tuple[str, int]] = field(default_factory=list)
     master_name: str | None = None
-    sentinel_kwargs: dict[str, Any] = field(default_factory=dict)
+    sentinel_kwargs: dict[str, Any] = field(default_factory=dict, repr=False)
     min_other_sentinels: int = 0
     max_connections: int | None = None
     #: Extra exception classes treated as transient (``additional_connection_errors``).
@@ -96,7 +101,7 @@ class RedisOptions:
     #: The URL with the password masked, for ``as_uri``.
     masked_url: str = ""
     #: The URL as given (password included), for ``as_uri(include_password=True)``.
-    url: str = ""
+    url: str = field(default="", repr=False)
 
 
 def _setting(settings: Mapping[str, Any], name: str) -> Any:
@@ -108,29 +113,6 @@ def _as_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in {"1", "true", "yes", "on"}
     return bool(value)
-
-
-def mask_url(url: str) -> str:
-    """``url`` with every password replaced by ``**`` (each ``;``-separated part)."""
-    return ";".join(_mask_one(part) for part in url.split(";"))
-
-
-def _mask_one(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    netloc, slash, tail = rest.partition("/")
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, colon, _password = userinfo.partition(":")
-        netloc = f"{user}:**@{hostport}" if colon else f"{user}@{hostport}"
-    query_start = tail.find("?")
-    if query_start >= 0:
-        path, query = tail[:query_start], tail[query_start + 1:]
-        pairs = [(k, "**" if k.lower() in {"password", "pass"} else v)
-                 for k, v in parse_qsl(query, keep_blank_values=True)]
-        tail = path + "?" + "&".join(f"{k}={quote(v, safe='*/:')}" for k, v in pairs)
-    return f"{scheme}://{netloc}{slash}{tail}"
 
 
 def _connection_keywords(connection_class: type) -> set[str]:
@@ -202,9 +184,17 @@ def _parse_one(url: str, defaults: dict[str, Any]) -> tuple[str, dict[str, Any],
     """``(scheme, params, query)`` for one URL, as Celery's ``_params_from_url``."""
     try:
         parts = urlsplit(url)
+        if (password := url_password(url)) is not None and password != parts.password:
+            # urlsplit ended the password at a / ? or #: refuse, never connect with a piece
+            raise ImproperlyConfigured(
+                f"Malformed Redis URL {mask_url(url)!r}: the password holds '/', '?' or '#'; "
+                f"percent-encode it (urllib.parse.quote(password, safe='')).")
         port = parts.port
     except ValueError as exc:
-        raise ImproperlyConfigured(f"Malformed Redis URL {mask_url(url)!r}: {exc}") from None
+        if isinstance(exc, ImproperlyConfigured):
+            raise
+        reason = mask_text(str(exc), url_secrets(url))
+        raise ImproperlyConfigured(f"Malformed Redis URL {mask_url(url)!r}: {reason}") from None
     scheme = parts.scheme.lower()
     params = dict(defaults)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -273,7 +263,7 @@ def parse_options(url: str, settings: Mapping[str, Any] | None = None) -> RedisO
     if kind == "single":
         _, params, _ = _parse_one(url, params)
     else:
-        chunks = [c for c in url.split(";") if c.strip()]
+        chunks = [c for c in split_urls(url) if c.strip()]  # a ';' in a password stays
         parsed = [_parse_one(c, params) for c in chunks]
         if any(p[0] != scheme for p in parsed):
             raise ImproperlyConfigured(f"Every ';'-separated part must use {scheme}://.")

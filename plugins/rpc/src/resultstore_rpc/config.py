@@ -12,6 +12,7 @@ import kombu
 
 from resultstore.config import Settings
 from resultstore.errors import ImproperlyConfigured
+from resultstore.masking import mask_url
 
 from .buffer import DEFAULT_BUFFER_MAX
 
@@ -49,7 +50,8 @@ class RPCOptions:
         if rest.strip("/"):
             # Celery's RPCBackend ignores everything after rpc:// as well; the broker
             # is the app's (broker_url).
-            log.debug("rpc: ignoring %r after rpc:// (results travel over broker_url)", rest)
+            log.debug("rpc: ignoring %r after rpc:// (results travel over broker_url)",
+                      mask_url(url))
         buffer_max = settings.get("resultstore_rpc_buffer_max") or DEFAULT_BUFFER_MAX
         try:
             buffer_max = int(buffer_max)
