@@ -103,6 +103,12 @@ def _requests(err: ssl.SSLCertVerificationError) -> BaseException:
     return requests.exceptions.SSLError(err)
 
 
+def _httpx(err: ssl.SSLCertVerificationError) -> BaseException:
+    import httpx
+
+    return _chained(httpx.ConnectError(str(err)), err)
+
+
 def _amqp(err: ssl.SSLCertVerificationError) -> BaseException:
     return err  # py-amqp lets the ssl error through
 
@@ -117,6 +123,7 @@ CASES: dict[str, tuple[Callable[[ssl.SSLCertVerificationError], BaseException], 
     "azureblockblob (azure-core ServiceRequestError)": (
         _azure, "resultstore_azureblockblob:AzureBlockBlobStore", "REQUESTS_CA_BUNDLE"),
     "gcs (requests SSLError)": (_requests, "resultstore_gcs:GCSStore", "REQUESTS_CA_BUNDLE"),
+    "couchdb (httpx ConnectError)": (_httpx, "resultstore_couchdb:CouchDBStore", "couchdb_ca_certs"),
     "rpc (py-amqp, the ssl error itself)": (_amqp, "resultstore_rpc:RPCStore", "broker_use_ssl"),
 }
 

@@ -4,7 +4,7 @@ Celery's ``CouchBackend`` reads the URL with kombu's ``url_to_parts``: host ``lo
 port ``5984`` and database ``default`` unless given, user and password percent-decoded,
 always plain ``http``.  resultstore reads it the same way and adds a few options of its
 own (query parameters or ``couchdb_*`` settings; the URL wins): ``ssl`` (HTTPS),
-``timeout``, ``max_connections``, ``changes_feed``.
+``ca_certs``, ``timeout``, ``max_connections``, ``changes_feed``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ __all__ = ["CouchDBConfig"]
 
 #: Celery's defaults (``celery/backends/couchdb.py``).
 DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATABASE = "localhost", 5984, "default"
-_OPTIONS = ("ssl", "timeout", "max_connections", "changes_feed", "conditional_writes")
+_OPTIONS = ("ssl", "ca_certs", "timeout", "max_connections", "changes_feed")
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -54,14 +54,14 @@ class CouchDBConfig:
     password: str | None = field(default=None, repr=False)
     #: HTTPS instead of Celery's fixed ``http``.
     ssl: bool = False
+    #: A CA bundle (PEM file) to verify the server's certificate with, instead of certifi's.
+    ca_certs: str | None = None
     #: Seconds for connecting and for each request (the ``_changes`` long poll adds its own).
     timeout: float = 30.0
     #: Connections kept per process (httpx's pool).
     max_connections: int = 20
     #: Push wake-ups through the ``_changes`` feed (``False``: waits poll).
     changes_feed: bool = True
-    #: Skip the MVCC assumption (``False``: no native chords, no atomic keep-SUCCESS).
-    conditional_writes: bool = True
 
     @classmethod
     def from_url(cls, url: str | None, settings: Settings) -> CouchDBConfig:
@@ -88,9 +88,11 @@ class CouchDBConfig:
             "username": unquote(parts.username or "") or None,
             "password": unquote(parts.password or "") or None,
         }
-        for name in ("ssl", "changes_feed", "conditional_writes"):
+        for name in ("ssl", "changes_feed"):
             if options[name] is not None:
                 values[name] = _flag(name, options[name])
+        if options["ca_certs"]:
+            values["ca_certs"] = str(options["ca_certs"])
         if options["timeout"] is not None:
             values["timeout"] = _number("timeout", options["timeout"], float)
         if options["max_connections"] is not None:
@@ -122,4 +124,6 @@ class CouchDBConfig:
             auth = f"{quote(self.username or '', safe='')}{':' + secret if secret else ''}@"
         host = f"[{self.host}]" if ":" in self.host else self.host
         query = "?ssl=true" if self.ssl else ""
+        if self.ca_certs:
+            query += f"{'&' if query else '?'}ca_certs={quote(self.ca_certs, safe='/')}"
         return f"couchdb://{auth}{host}:{self.port}/{quote(self.database, safe='')}{query}"

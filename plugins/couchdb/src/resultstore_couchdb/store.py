@@ -30,7 +30,7 @@ import httpx
 
 from resultstore.blob import Blob, BlobInfo, BlobStore, PerProcess, PreconditionFailed
 from resultstore.config import Settings
-from resultstore.errors import BackendError
+from resultstore.errors import BackendError, ImproperlyConfigured
 from resultstore.spec import Capability, MessageHandler
 
 from .config import CouchDBConfig
@@ -95,19 +95,27 @@ class AsyncClient(httpx.AsyncClient):
         raise TypeError("resultstore-couchdb clients keep no cookies (they send Basic auth)")
 
 
-@functools.lru_cache(maxsize=1)
-def tls_context() -> ssl.SSLContext:
-    """One verifying TLS context per process, shared by every client.
+@functools.lru_cache(maxsize=8)
+def tls_context(ca_certs: str | None = None) -> ssl.SSLContext:
+    """One verifying TLS context per CA bundle and process, shared by every client.
 
     httpx builds (and loads the CA bundle into) a new context for each client otherwise,
     which costs more than a request; the asyncio twin opens a client per event loop.
+    ``None``: certifi's bundle, as httpx; else the given PEM file.
     """
-    return httpx.create_ssl_context()
+    if ca_certs is None:
+        return httpx.create_ssl_context()
+    try:
+        return ssl.create_default_context(cafile=ca_certs)
+    except (OSError, ssl.SSLError) as exc:
+        raise ImproperlyConfigured(f"couchdb ca_certs {ca_certs!r} is not a readable PEM CA "
+                                   f"bundle ({type(exc).__name__}: {exc})") from None
 
 
 def client_options(config: CouchDBConfig) -> dict[str, Any]:
     """``httpx.Client``/``AsyncClient`` arguments: base URL, Basic auth, timeouts, pool, TLS."""
-    return {"base_url": config.base_url, "auth": config.auth, "verify": tls_context(),
+    return {"base_url": config.base_url, "auth": config.auth,
+            "verify": tls_context(config.ca_certs),
             "timeout": httpx.Timeout(config.timeout),
             "limits": httpx.Limits(max_connections=config.max_connections,
                                    max_keepalive_connections=config.max_connections),
@@ -118,6 +126,9 @@ class CouchDBStore(BlobStore):
     """Results as documents ``{"_id": <celery key>, "value": <payload>}`` in one database."""
 
     settings_prefix = "couchdb"
+    #: Named when the server's TLS certificate does not verify (never retried).
+    certificate_settings = ("couchdb_ca_certs (or ?ca_certs= in the URL: the CA bundle the "
+                            "server's certificate is checked against) and the host name in the URL")
     extra_capabilities = frozenset({Capability.AIO, Capability.SUBSCRIBE})
     assume_conditions = True  # MVCC is CouchDB's API: every compatible server refuses stale revisions
 
