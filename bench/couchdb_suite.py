@@ -54,7 +54,7 @@ def _run(report: Report, server: str, quick: bool, suite: str) -> None:
     import resultstore
     from resultstore import states
     from resultstore.waiting import waiter
-    from resultstore_couchdb.store import client_options
+    from resultstore_couchdb.client import client_options
 
     n = 200 if quick else 1000
     database = f"bench-{uuid.uuid4().hex[:8]}"

@@ -299,3 +299,15 @@ def test_asyncio_reads_are_native(backend: ResultBackend) -> None:
         states.SUCCESS, states.SUCCESS, states.PENDING]
     assert _store(backend).get("celery-task-meta-aio-set") == b'{"status": "STARTED"}'
     assert backend.get_task_meta("aio-0", cache=False)["status"] == states.PENDING
+
+
+def test_listings_page_through_all_docs(backend: ResultBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    import resultstore_couchdb.store as store_module
+
+    monkeypatch.setattr(store_module, "PAGE", 3)
+    ids = {f"page-{i}" for i in range(8)}
+    for task_id in ids:
+        backend.mark_as_done(task_id, 1)
+    requests = Requests(_store(backend))
+    assert set(backend.task_ids()) == ids
+    assert requests.seen.count("GET _all_docs") == 3  # 3 + 3 + 2 rows

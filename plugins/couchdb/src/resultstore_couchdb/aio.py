@@ -18,8 +18,9 @@ import httpx
 from resultstore.errors import BackendError
 from resultstore.spec import AsyncKeyValueStore
 
+from .client import AsyncClient, client_options
 from .docs import check, decode_doc, encode_doc, rev_of
-from .store import ATTEMPTS, BATCH, AsyncClient, client_options
+from .store import ATTEMPTS, BATCH
 
 if TYPE_CHECKING:
     from .store import CouchDBStore

@@ -25,8 +25,8 @@ import httpx
 
 from resultstore.spec import MessageHandler
 
+from .client import Client, client_options
 from .docs import check
-from .store import Client, client_options
 
 if TYPE_CHECKING:
     from .store import CouchDBStore

@@ -19,9 +19,7 @@ multi-writes one ``_bulk_docs`` (plus one ``_all_docs`` for the revisions), list
 
 from __future__ import annotations
 
-import functools
 import json
-import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -30,9 +28,10 @@ import httpx
 
 from resultstore.blob import Blob, BlobInfo, BlobStore, PerProcess, PreconditionFailed
 from resultstore.config import Settings
-from resultstore.errors import BackendError, ImproperlyConfigured
+from resultstore.errors import BackendError
 from resultstore.spec import Capability, MessageHandler
 
+from .client import Client, client_options
 from .config import CouchDBConfig
 from .docs import (
     check,
@@ -49,77 +48,12 @@ if TYPE_CHECKING:
     from .aio import AsyncCouchDBStore
     from .changes import ChangesSubscriber
 
-__all__ = ["CouchDBStore", "Client", "AsyncClient", "client_options"]
+__all__ = ["CouchDBStore"]
 
 #: Keys per ``_all_docs`` / ``_bulk_docs`` request, and rows per listing page.
 BATCH, PAGE = 1000, 1000
 #: Attempts at an unconditional write (or delete) that keeps meeting newer revisions.
 ATTEMPTS = 50
-
-
-class _NoCookies(httpx.Cookies):
-    """A cookie jar that keeps nothing: requests carry Basic auth, never a session cookie.
-
-    httpx would otherwise parse every response's URL into the standard library's URL caches
-    to match cookies, for nothing.
-    """
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
-_NO_COOKIES = _NoCookies()
-
-
-class Client(httpx.Client):
-    """``httpx.Client`` without cookie handling (see :class:`_NoCookies`)."""
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
-
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        raise TypeError("resultstore-couchdb clients keep no cookies (they send Basic auth)")
-
-
-class AsyncClient(httpx.AsyncClient):
-    """``httpx.AsyncClient`` without cookie handling (see :class:`_NoCookies`)."""
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
-
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        raise TypeError("resultstore-couchdb clients keep no cookies (they send Basic auth)")
-
-
-@functools.lru_cache(maxsize=8)
-def tls_context(ca_certs: str | None = None) -> ssl.SSLContext:
-    """One verifying TLS context per CA bundle and process, shared by every client.
-
-    httpx builds (and loads the CA bundle into) a new context for each client otherwise,
-    which costs more than a request; the asyncio twin opens a client per event loop.
-    ``None``: certifi's bundle, as httpx; else the given PEM file.
-    """
-    if ca_certs is None:
-        return httpx.create_ssl_context()
-    try:
-        return ssl.create_default_context(cafile=ca_certs)
-    except (OSError, ssl.SSLError) as exc:
-        raise ImproperlyConfigured(f"couchdb ca_certs {ca_certs!r} is not a readable PEM CA "
-                                   f"bundle ({type(exc).__name__}: {exc})") from None
-
-
-def client_options(config: CouchDBConfig) -> dict[str, Any]:
-    """``httpx.Client``/``AsyncClient`` arguments: base URL, Basic auth, timeouts, pool, TLS."""
-    return {"base_url": config.base_url, "auth": config.auth,
-            "verify": tls_context(config.ca_certs),
-            "timeout": httpx.Timeout(config.timeout),
-            "limits": httpx.Limits(max_connections=config.max_connections,
-                                   max_keepalive_connections=config.max_connections),
-            "headers": {"Accept": "application/json"}}
 
 
 class CouchDBStore(BlobStore):
@@ -291,9 +225,10 @@ class CouchDBStore(BlobStore):
             body = self._request("GET", f"{self.db}/_all_docs", "list documents", params=params).json()
             rows = [row for row in body.get("rows", []) if isinstance(row, dict)]
             yield from rows
-            if len(rows) < PAGE:
-                return
-            params.update(startkey=json.dumps(rows[-1].get("id")), skip=1)
+            last = rows[-1].get("id") if rows else None
+            if len(rows) < PAGE or not isinstance(last, str) or json.dumps(last) == params["startkey"]:
+                return  # the last page (or an answer that would not advance)
+            params.update(startkey=json.dumps(last), skip=1)
 
     def list_blobs(self, prefix: str) -> Iterator[BlobInfo]:
         """Documents with their recorded expiry; ``modified`` is ``date_done`` (else now)."""
