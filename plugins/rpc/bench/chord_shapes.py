@@ -33,14 +33,21 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--backend", default=OURS)
     parser.add_argument("--parts", type=int, default=100)
+    parser.add_argument("--pool", default="prefork")
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--prefetch", type=int, default=1, help="worker_prefetch_multiplier")
+    parser.add_argument("--retry-interval", type=float, default=0.1,
+                        help="result_chord_retry_interval (Celery's default: 1)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="rs-rpc-shapes-"))
     rabbit_dir = Path(tempfile.mkdtemp(prefix="rs-rabbitmq-"))  # its own: the node runs as rabbitmq
     node = RabbitMQ(rabbit_dir)
     try:
         node.start()
-        config = worker_config(node.url, "rpc-shapes", args.backend)
-        with Worker(config, workdir / "worker", pool="prefork", concurrency=2):
+        config = worker_config(node.url, "rpc-shapes", args.backend,
+                               result_chord_retry_interval=args.retry_interval,
+                               worker_prefetch_multiplier=args.prefetch)
+        with Worker(config, workdir / "worker", pool=args.pool, concurrency=args.concurrency):
             app = make_app(config, name="shapes-client")
             print(f"backend: {type(app.backend).__module__}.{type(app.backend).__name__}")
             rows = []
