@@ -208,3 +208,106 @@ def test_console_script(tmp_path: Path) -> None:
                           text=True, timeout=60, env={**os.environ, "COLUMNS": "120"})
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["script-1"]["result"] == [1, 2]
+
+
+# -- issue 14, item 19: never a traceback, JSON errors, piped output, true ls/forget -----------
+
+def _script() -> list[str]:
+    script = Path(sys.executable).with_name("resultstore")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "resultstore.cli"]
+
+
+def piped(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The console script with stdout/stderr piped (no terminal: rich's 80 columns)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    return subprocess.run([*_script(), *argv], capture_output=True, text=True, timeout=120, env=env)
+
+
+@pytest.mark.parametrize("argv", [
+    ["bench", "memory://b", "-n", "0"], ["bench", "memory://b", "-n", "-3"],
+    ["bench", "memory://b", "--batch", "0"], ["ls", "memory://b", "--limit", "0"],
+    ["watch", "memory://b", "x", "--timeout", "-1"], ["get", "os:nonexistent", "x"],
+    ["get", "no_such_module_xyz:Store", "x"], ["ls"], ["frobnicate"],
+], ids=lambda argv: " ".join(argv))
+def test_usage_errors_exit_2_without_traceback(capsys: pytest.CaptureFixture[str],
+                                               argv: list[str]) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "" and err.startswith("error: ") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    code, document = run_json(capsys, *argv)
+    assert code == 2 and set(document) == {"error", "exit"} and document["exit"] == 2
+
+
+def test_store_errors_exit_1_as_one_json_object(capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from resultstore.stores.memory import MemoryStore
+
+    def refuse(self: MemoryStore, prefix: str) -> Any:
+        raise PermissionError("WRONGPASS invalid username-password pair")  # a client library's error
+
+    monkeypatch.setattr(MemoryStore, "scan", refuse)
+    code, out, err = run(capsys, "ls", "memory://user:hunter22@refusing")
+    assert code == 1 and out == "" and "Traceback" not in err and "hunter22" not in err
+    assert err == ("error: memory://user:**@refusing: PermissionError: WRONGPASS invalid "
+                   "username-password pair\n")
+    code, document = run_json(capsys, "ls", "memory://user:hunter22@refusing")
+    assert code == 1 and document["exit"] == 1 and "WRONGPASS" in document["error"]
+
+
+def test_piped_errors_are_one_line_and_json_errors_go_to_stdout(tmp_path: Path) -> None:
+    long_url = f"nosuchscheme://{'x' * 150}/results"
+    done = piped("get", long_url, "some-id")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: ")
+    done = piped("get", long_url, "some-id", "--json")
+    assert done.returncode == 2 and done.stderr == ""
+    assert json.loads(done.stdout)["exit"] == 2
+
+
+def _raw(backend: resultstore.ResultBackend, task_id: str, date_done: str, name: str = "") -> None:
+    meta = {"status": "SUCCESS", "result": task_id, "traceback": None, "children": [],
+            "date_done": date_done, "task_id": task_id, **({"name": name} if name else {})}
+    backend.store.set(backend.keys.task(task_id), json.dumps(meta).encode(), None)  # type: ignore[union-attr]
+
+
+def test_ls_limit_shows_the_oldest_in_one_time_zone(capsys: pytest.CaptureFixture[str],
+                                                    tmp_path: Path) -> None:
+    url = f"file://{tmp_path / 'zones'}"
+    backend = resultstore.connect(url)
+    _raw(backend, "a-newest", "2026-01-01T09:00:00+00:00")
+    _raw(backend, "b-oldest", "2026-01-01T10:00:00+02:00")  # 08:00 UTC: sorts as a time, not text
+    _raw(backend, "c-middle", "2026-01-01T08:30:00")        # naive: UTC, as Celery writes it
+    code, document = run_json(capsys, "ls", url, "--limit", "2")
+    assert code == 0 and document["total"] == 3
+    assert [r["task_id"] for r in document["results"]] == ["b-oldest", "c-middle"]
+    assert [r["date_done"] for r in document["results"]] == ["2026-01-01T08:00:00+00:00",
+                                                             "2026-01-01T08:30:00+00:00"]
+    code, out, _ = run(capsys, "ls", url)
+    lines = [line for line in out.splitlines() if line.startswith(("a-", "b-", "c-"))]
+    assert [line.split()[0] for line in lines] == ["b-oldest", "c-middle", "a-newest"]
+    assert "2026-01-01 08:00:00" in lines[0] and "done at (UTC)" in out
+
+
+def test_forget_counts_results_deleted(capsys: pytest.CaptureFixture[str], url: str,
+                                       filled: resultstore.ResultBackend) -> None:
+    code, document = run_json(capsys, "forget", url, "ok-1", "bad-1", "never-stored", "ok-1")
+    assert code == 0 and document == {"forgotten": ["ok-1", "bad-1"], "not_found": ["never-stored"]}
+    code, out, _ = run(capsys, "forget", url, "ok-1", "run-1")
+    assert "forgot 1 result(s)" in out and "(1 not found)" in out
+
+
+def test_ls_is_readable_at_80_columns(tmp_path: Path) -> None:
+    url = f"file://{tmp_path / 'wide'}"
+    backend = resultstore.connect(url)
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    for i, task_id in enumerate(ids):
+        _raw(backend, task_id, f"2026-01-0{i + 1}T00:00:00+00:00",
+             name=f"proj.tasks.generate_monthly_revenue_report_{i}")
+    done = piped("ls", url)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), "\n".join(lines)
+    for task_id in ids:  # each row on one line: the whole id, the start of its name, its date
+        row = next(line for line in lines if task_id in line)
+        assert "generate_mo" in row and "2026-01-0" in row and "SUCCESS" in row
+    assert not any("revenue" in line and not any(t in line for t in ids) for line in lines)

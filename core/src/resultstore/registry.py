@@ -153,7 +153,12 @@ class Registry:
             if url in overrides or url in self.entries(overrides):
                 return self.entry_for(url, overrides).load_store(), f"{url}://"
             target = overrides.get(url, url)
-            obj = target if not isinstance(target, str) else import_object(target)
+            try:
+                obj = target if not isinstance(target, str) else import_object(target)
+            except (ImportError, AttributeError) as exc:
+                raise ImproperlyConfigured(
+                    f"{url!r} is neither a URL (scheme://...) nor an importable "
+                    f"'package.module:Class' ({type(exc).__name__}: {exc}).") from None
             store = store_class_of(obj)
             if store is None:
                 raise ImproperlyConfigured(f"{url!r} is not a resultstore store or backend class.")

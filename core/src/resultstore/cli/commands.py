@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 import time
 import uuid
@@ -22,7 +23,7 @@ from ..spec import Capability
 from ..waiting import waiter
 from .output import Output, short
 
-__all__ = ["check", "get", "forget", "cleanup", "ls", "watch", "EXIT_OK", "EXIT_FAILED",
+__all__ = ["check", "get", "forget", "cleanup", "ls", "watch", "done_at", "EXIT_OK", "EXIT_FAILED",
            "EXIT_USAGE", "EXIT_TIMEOUT"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT = 0, 1, 2, 3
@@ -103,12 +104,18 @@ def get(out: Output, backend: ResultBackend, task_ids: Sequence[str]) -> int:
 
 
 def forget(out: Output, backend: ResultBackend, task_ids: Sequence[str]) -> int:
-    for task_id in task_ids:
+    """Delete the results of ``task_ids``; counts the results that existed, not the ids given."""
+    ids = list(dict.fromkeys(task_ids))
+    metas = backend.get_many(ids, cache=False)
+    found = [tid for tid in ids if metas.get(tid, {}).get("status", states.PENDING) != states.PENDING]
+    for task_id in ids:
         backend.forget(task_id)
+    missing = [tid for tid in ids if tid not in found]
     if out.json:
-        out.data({"forgotten": list(task_ids)})
+        out.data({"forgotten": found, "not_found": missing})
     else:
-        out.print(f"forgot {len(task_ids)} result(s) in {backend.as_uri()}")
+        note = f" ({len(missing)} not found)" if missing else ""
+        out.print(f"forgot {len(found)} result(s) in {backend.as_uri()}{note}")
     return EXIT_OK
 
 
@@ -135,49 +142,83 @@ def cleanup(out: Output, backend: ResultBackend) -> int:
     return EXIT_OK
 
 
+def done_at(date_done: Any) -> dt.datetime | None:
+    """``date_done`` (an ISO string or a datetime; naive means UTC, as Celery) as aware UTC."""
+    if date_done is None or date_done == "":
+        return None
+    when = date_done
+    if not isinstance(when, dt.datetime):
+        try:
+            when = dt.datetime.fromisoformat(str(date_done))
+        except ValueError:
+            return None
+    if when.tzinfo is None:
+        return when.replace(tzinfo=dt.timezone.utc)
+    return when.astimezone(dt.timezone.utc)
+
+
 def _when(date_done: Any) -> str:
-    """``2026-01-02T03:04:05.678+00:00`` -> ``2026-01-02 03:04:05`` (as stored)."""
-    if date_done is None:
-        return "-"
-    text = date_done.isoformat() if hasattr(date_done, "isoformat") else str(date_done)
-    return text.replace("T", " ")[:19]
+    """``2026-01-02T04:04:05.678+01:00`` -> ``2026-01-02 03:04:05`` (UTC)."""
+    when = done_at(date_done)
+    return "-" if when is None else when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _oldest_first(row: tuple[str, dict[str, Any]]) -> tuple[bool, dt.datetime, str]:
+    when = done_at(row[1].get("date_done"))
+    return (when is None, when or dt.datetime.max.replace(tzinfo=dt.timezone.utc), row[0])
 
 
 def ls(out: Output, backend: ResultBackend, limit: int | None, batch: int = 500) -> int:
-    """List stored task results with their state (stores that can scan)."""
+    """List stored task results, oldest first (stores that can scan); ``limit``: the oldest N."""
     try:
         ids = sorted(backend.task_ids())
     except NotSupported as exc:
-        out.error(f"{exc} (ls needs a store with the 'scan' capability)")
+        out.error(f"{exc} (ls needs a store with the 'scan' capability)", EXIT_USAGE)
         return EXIT_USAGE
-    total = len(ids)
-    shown = ids if limit is None else ids[:limit]
-    rows = []
-    for start in range(0, len(shown), batch):
-        metas = backend.get_many(shown[start:start + batch], cache=False)
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for start in range(0, len(ids), batch):
+        metas = backend.get_many(ids[start:start + batch], cache=False)
         rows += [(tid, m) for tid, m in metas.items()]
-    rows.sort(key=lambda r: (r[1].get("date_done") is None, str(r[1].get("date_done")), r[0]))
+    rows.sort(key=_oldest_first)
+    total = len(rows)
+    if limit is not None:
+        rows = rows[:limit]
     if out.json:
         out.data({"total": total, "results": [
-            {"task_id": tid, "status": m.get("status"), "date_done": m.get("date_done"),
+            {"task_id": tid, "status": m.get("status"), "name": m.get("name"),
+             "date_done": (when.isoformat() if (when := done_at(m.get("date_done"))) else None),
              "result": m.get("result")} for tid, m in rows]})
         return EXIT_OK
     named = any(meta.get("name") for _, meta in rows)  # result_extended metas carry the task name
-    table = Table(title=f"{total} result(s) in {backend.as_uri()}")
-    table.add_column("task id", no_wrap=True)
+    # Ids, states and times keep their width (an id is copied from here); the task name and
+    # the result preview share the rest, cut with an ellipsis, never wrapped mid-word.  At
+    # 80 columns (piped) that leaves room for a short task name and no result (see `get`).
+    id_width = max((len(t) for t, _ in rows), default=7)
+    spare = out.console.width - id_width - 7 - 19 - 2 * (2 + named)
+    task_width = min(spare, max(12, spare * 3 // 5)) if named else 0
+    result_width = spare - task_width - 2
+    table = Table(title=f"{total} result(s) in {backend.as_uri()}", box=None, pad_edge=False,
+                  title_justify="left", header_style="bold underline")
+    table.add_column("task id", no_wrap=True, min_width=id_width)
     if named:
-        table.add_column("task", overflow="fold")
-    table.add_column("state")
-    table.add_column("done at", no_wrap=True)
-    table.add_column("result", overflow="fold")
+        table.add_column("task", no_wrap=True, overflow="ellipsis", width=max(task_width, 4))
+    table.add_column("state", no_wrap=True, min_width=7)
+    table.add_column("done at (UTC)", no_wrap=True, min_width=19)
+    if result_width >= 8:
+        table.add_column("result", no_wrap=True, overflow="ellipsis", width=result_width)
     for tid, meta in rows:
-        cells: list[RenderableType] = [tid, *([str(meta.get("name") or "-")] if named else []),
-                 out.state(str(meta.get("status"))), _when(meta.get("date_done")),
-                 short(meta.get("result"), 50)]
+        name = str(meta.get("name") or "-")
+        if len(name) > task_width:
+            name = name.rsplit(".", 1)[-1]  # the function name says more than "proj.tasks…"
+        cells: list[RenderableType] = [tid, *([name] if named else []),
+                                       out.state(str(meta.get("status"))),
+                                       _when(meta.get("date_done"))]
+        if result_width >= 8:
+            cells.append(short(meta.get("result"), result_width))
         table.add_row(*cells)
     out.print(table)
-    if len(shown) < total:
-        out.print(Text(f"... {total - len(shown)} more (use --limit)", style="dim"))
+    if len(rows) < total:
+        out.print(f"... {total - len(rows)} more, newer (use --limit)")
     return EXIT_OK
 
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, RenderableType
 from rich.text import Text
 
 from ..masking import Masker
@@ -49,19 +49,36 @@ def short(value: Any, width: int = 60) -> str:
 
 
 class Output:
-    """Where a command prints: rich tables for people, one JSON document for scripts."""
+    """Where a command prints: rich tables for people, one JSON document for scripts.
+
+    Messages (plain strings, errors) are one line each, never wrapped, so that piped
+    output can be grepped; tables fit the terminal, or 80 columns when piped.  With
+    ``--json`` an error is one JSON object on stdout: ``{"error": ..., "exit": N}``.
+    Everything written passes through the secrets mask.
+    """
 
     def __init__(self, json_mode: bool = False, secrets: Iterable[str] = ()) -> None:
         self.json = json_mode
-        self.redact = Masker(secrets)
+        self._secrets = [s for s in secrets if s]
+        self.redact = Masker(self._secrets)
+        #: The masked URL errors are prefixed with, once known.
+        self.prefix = ""
         self.console = Console(highlight=False)
         self.stderr = Console(stderr=True, highlight=False)
 
+    def hide(self, secrets: Iterable[str]) -> None:
+        """Mask these secrets too from now on."""
+        self._secrets += [s for s in secrets if s]
+        self.redact = Masker(self._secrets)
+
     def print(self, *renderables: RenderableType) -> None:
         """Render for people; the rendered text is redacted before it is written."""
-        parts = [Text(r) if isinstance(r, str) else r for r in renderables]
         with self.console.capture() as captured:
-            self.console.print(Group(*parts))
+            for part in renderables:
+                if isinstance(part, str):
+                    self.console.print(Text(part), soft_wrap=True)  # a message: one line
+                else:
+                    self.console.print(part)
         sys.stdout.write(self.redact(captured.get()))
         sys.stdout.flush()
 
@@ -71,8 +88,16 @@ class Output:
         sys.stdout.write(self.redact(text) + "\n")
         sys.stdout.flush()
 
-    def error(self, message: str) -> None:
-        self.stderr.print(Text(self.redact(f"error: {message}"), style="bold red"))
+    def error(self, message: str, exit_code: int = 1) -> None:
+        """Report a failure: one JSON object on stdout with ``--json``, else one line on stderr."""
+        message = self.redact(message)
+        if self.json:
+            self.data({"error": message, "exit": exit_code})
+        elif self.stderr.is_terminal:
+            self.stderr.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
+        else:
+            sys.stderr.write(f"error: {' '.join(message.splitlines())}\n")
+            sys.stderr.flush()
 
     def state(self, status: str) -> Text:
         return Text(status, style=STATE_STYLE.get(status, ""))
