@@ -160,3 +160,12 @@ def test_decode_errors_are_typed():
         codec.decode_meta(b"[1, 2]")
     with pytest.raises(DecodeError, match="cannot decompress"):
         codec.decode(b"\x00celery-compressed\x00application/x-nope\x00abc")
+
+
+def test_bson_serializer_roundtrip_and_accept():
+    pytest.importorskip("bson", reason="the bson serializer is pymongo's bson (resultstore-mongodb)")
+    codec = Codec("bson", ["bson"])
+    value = {"n": [1, 2.5, "ż", None], "when": dt.datetime(2026, 1, 2, 3, 4, 5)}
+    assert codec.decode(codec.encode(value)) == value
+    with pytest.raises(SecurityError):  # written as bson, read where only json is accepted
+        Codec("bson", ["json"]).decode(codec.encode(value))

@@ -100,6 +100,15 @@ def _yaml() -> Any:
     return yaml
 
 
+def _bson() -> Any:
+    try:
+        import bson  # type: ignore[import-not-found]  # pymongo's
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImproperlyConfigured(
+            "The bson serializer needs pymongo's bson (`pip install pymongo`).") from exc
+    return bson
+
+
 @dataclass(frozen=True)
 class Serializer:
     """A named serializer with kombu's content type."""
@@ -121,6 +130,10 @@ _SERIALIZERS = {
         Serializer("msgpack", "application/x-msgpack",
                    lambda o: _msgpack().packb(o, use_bin_type=True),
                    lambda b: _msgpack().unpackb(b, raw=False)),
+        # kombu has none; Celery's MongoBackend stores such results as native BSON values
+        Serializer("bson", "application/bson",
+                   lambda o: _bson().encode({"v": o}),
+                   lambda b: _bson().decode(b)["v"]),
         Serializer("yaml", "application/x-yaml",
                    lambda o: _yaml().safe_dump(o).encode("utf-8"),
                    lambda b: _yaml().safe_load(b)),

@@ -7,9 +7,8 @@ A task document is Celery's ``_get_result_meta(format_date=False)`` plus ``_id``
 
 ``result`` is the only encoded field: with ``json`` (and ``yaml``) a string holding the
 serialized value, with ``pickle``/``msgpack`` (or when compression/transforms are on) BSON
-binary.  (Celery's code also has a ``bson`` branch storing the value itself, but kombu has no
-``bson`` serializer, so Celery 5.7 fails on ``result_serializer='bson'`` with ``KeyError``;
-resultstore refuses it up front as an unknown serializer.)  ``traceback``, ``children``, ``args`` and
+binary, with ``bson`` the value itself as native BSON (never compressed, as Celery's
+``MongoBackend.encode`` returns it before any compression).  ``traceback``, ``children``, ``args`` and
 ``kwargs`` are stored as plain BSON values.  A group document is
 ``{_id: <group id>, result: <encoded list of member ids>, date_done}``; resultstore adds
 ``members`` (the full result tuple, plain BSON) so nested groups and parents survive a round
@@ -58,15 +57,18 @@ class FieldCodec:
         self.codec = codec
         plain = not codec.compression and not codec.transforms
         self.text = codec.serializer.name in ("json", "yaml") and plain
+        self.native = codec.serializer.name == "bson"
 
     def encode(self, value: Any) -> Any:
+        if self.native:
+            return value
         payload = self.codec.encode(value)
         return payload.decode("utf-8") if self.text else payload
 
     def decode(self, value: Any) -> Any:
         """Decode a stored ``result``: text or binary only (stored documents are hostile input)."""
-        if value is None:
-            return None
+        if value is None or self.native:
+            return value
         if not isinstance(value, (str, bytes)):
             raise DecodeError(f"A stored 'result' field holds {type(value).__name__}; Celery's "
                               f"documents hold the serialized value as a string or binary.")
