@@ -130,6 +130,16 @@ def _rpc(pw: str) -> tuple[str, dict[str, Any]]:
     return "rpc://", {"broker_url": f"amqp://user:{quote(pw, safe='')}@127.0.0.1:{closed_port()}//"}
 
 
+def _mongodb(pw: str) -> tuple[str, dict[str, Any]]:
+    return (f"mongodb://app:{quote(pw, safe='')}@127.0.0.1:{closed_port()}/results"
+            f"?serverSelectionTimeoutMS=300&connectTimeoutMS=300", {})
+
+
+def _mongodb_setting(pw: str) -> tuple[str, dict[str, Any]]:
+    return (f"mongodb://127.0.0.1:{closed_port()}/results?serverSelectionTimeoutMS=300",
+            {"mongodb_backend_settings": {"user": "app", "password": pw}})
+
+
 CASES = [
     Case("redis", _redis, lambda pw: f"redis://:{pw}@127.0.0.1:1/x"),
     Case("redis (redis_password)", _redis_setting),
@@ -141,6 +151,8 @@ CASES = [
     Case("azureblockblob", _azure, forms=lambda pw: [_b64(pw)],
          quiet={"azureblockblob_conditional_writes": False}),
     Case("rpc (broker_url)", _rpc),
+    Case("mongodb", _mongodb, lambda pw: f"mongodb://app:{pw}@127.0.0.1:port/results"),
+    Case("mongodb (mongodb_backend_settings)", _mongodb_setting),
 ]
 
 

@@ -24,7 +24,6 @@ from resultstore.errors import BackendStoreError, ImproperlyConfigured, NotSuppo
 from resultstore.testing import CallCounter
 from resultstore.waiting import waiter
 from resultstore_mongodb import MongoConfig, MongoStore
-from resultstore_mongodb.config import mask_uri
 from resultstore_mongodb.push import ChangeStreamSubscriber
 from resultstore_mongodb.store import TTL_INDEX
 
@@ -80,10 +79,16 @@ def test_backend_settings_override_the_url() -> None:
         MongoConfig.from_url("mongodb://", resultstore.Settings(mongodb_backend_settings=["x"]))
 
 
-def test_mask_uri_covers_multi_host_urls() -> None:
-    assert mask_uri("mongodb://u:p@a:1,b:2/db?x=1") == "mongodb://u:**@a:1,b:2/db?x=1"
-    assert mask_uri("mongodb://a:1/db") == "mongodb://a:1/db"
-    assert mask_uri("mongodb+srv://u:p:q@c/d") == "mongodb+srv://u:**@c/d"
+def test_masked_urls_and_malformed_passwords() -> None:
+    settings = resultstore.Settings()
+    multi = MongoConfig.from_url("mongodb://u:p%40ss@a:1,b:2/db?replicaSet=rs0", settings)
+    assert multi.as_uri() == "mongodb://u:**@a:1,b:2/db?replicaSet=rs0"
+    with pytest.raises(ImproperlyConfigured, match="percent-encode") as info:
+        MongoConfig.from_url("mongodb://u:s3/cr#et@h/db", settings)
+    assert "s3/cr#et" not in str(info.value) and "cr#et" not in str(info.value)
+    with pytest.raises(ImproperlyConfigured, match="client options") as info:
+        MongoStore.from_url("mongodb://u:s3cretpw@h/db?notanoption", settings)
+    assert "s3cretpw" not in str(info.value)
 
 
 def test_no_secret_in_errors_or_reprs(open_mongodb: MakeBackend) -> None:

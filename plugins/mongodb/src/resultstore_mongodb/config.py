@@ -17,8 +17,9 @@ from urllib.parse import unquote, urlsplit
 
 from resultstore.config import Settings
 from resultstore.errors import ImproperlyConfigured
+from resultstore.masking import mask_url, url_password
 
-__all__ = ["MongoConfig", "mask_uri"]
+__all__ = ["MongoConfig"]
 
 _RESERVED = ("host", "port", "mongo_host", "user", "password", "database", "taskmeta_collection",
              "groupmeta_collection", "chordmeta_collection", "options", "max_pool_size")
@@ -30,19 +31,6 @@ def _compliant(url: str) -> str:
     if not url.split("://", 1)[0].startswith("mongodb"):
         url = f"mongodb+{url}"
     return "mongodb://localhost" if url == "mongodb://" else url
-
-
-def mask_uri(url: str) -> str:
-    """``url`` with the password of its user info replaced by ``**``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    netloc, slash, tail = rest.partition("/")
-    userinfo, at, hosts = netloc.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:**@{hosts}{slash}{tail}"
 
 
 @dataclass(frozen=True, repr=False)
@@ -76,6 +64,11 @@ class MongoConfig:
                 f"Not a MongoDB URL (scheme {parts.scheme!r}); use mongodb:// or mongodb+srv://.")
         netloc = parts.netloc.rpartition("@")
         userinfo = netloc[0]
+        raw_password = userinfo.split(":", 1)[1] if ":" in userinfo else None
+        if url_password(url) != raw_password:  # a raw / ? # ended the user info early
+            raise ImproperlyConfigured(
+                f"Malformed MongoDB URL {mask_url(url)!r}: percent-encode the user name and "
+                f"password (RFC 3986; pymongo requires it for @ : / % and Celery passes the URL on).")
         user = unquote(userinfo.split(":", 1)[0]) if userinfo else None
         password = unquote(userinfo.split(":", 1)[1]) if ":" in userinfo else None
         database = unquote(parts.path.lstrip("/")) or "celery"
@@ -108,6 +101,12 @@ class MongoConfig:
                    expires=settings.expires, failure_expires=settings.failure_expires,
                    chord_expires=settings.chord_expires, **values)
 
+    def secrets(self) -> list[str]:
+        """What to mask in free text (driver errors): the URL's secrets and the password."""
+        from resultstore.masking import url_secrets
+
+        return [*url_secrets(self.url), *([self.password] if self.password else [])]
+
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``MongoClient`` (never connects by itself)."""
         kwargs: dict[str, Any] = dict(self.options)
@@ -120,7 +119,7 @@ class MongoConfig:
 
     def as_uri(self, include_password: bool = False) -> str:
         """The URL, its password masked unless asked for (also inside multi-host URLs)."""
-        return self.url if include_password else mask_uri(self.url)
+        return self.url if include_password else mask_url(self.url)
 
     def __repr__(self) -> str:
         return (f"MongoConfig({self.as_uri()!r}, database={self.database!r}, "

@@ -29,6 +29,7 @@ from typing import Any
 import pymongo
 from pymongo.errors import (
     AutoReconnect,
+    ConfigurationError,
     DuplicateKeyError,
     InvalidDocument,
     NetworkTimeout,
@@ -41,7 +42,8 @@ from pymongo.errors import (
 
 from resultstore import states
 from resultstore.config import Settings
-from resultstore.errors import BackendStoreError, InvalidTaskId
+from resultstore.errors import BackendStoreError, ImproperlyConfigured, InvalidTaskId
+from resultstore.masking import mask_text
 from resultstore.spec import Capability, ChordProgress, MessageHandler, MetaStore, Subscriber
 
 from .chords import MongoChords
@@ -118,8 +120,14 @@ class MongoStore(MetaStore):
     def _open(self, client: Any = None) -> None:
         """The client and the collection handles (``connect=False``: no I/O until first use)."""
         config = self.config
-        self.client = client if client is not None else pymongo.MongoClient(
-            **config.client_kwargs(), connect=False)
+        if client is None:
+            try:
+                client = pymongo.MongoClient(**config.client_kwargs(), connect=False)
+            except (ConfigurationError, ValueError, TypeError) as exc:  # InvalidURI included
+                raise ImproperlyConfigured(
+                    f"MongoDB client options of {config.as_uri()!r}: "
+                    f"{mask_text(str(exc), config.secrets())}") from None
+        self.client = client
         database = self.client[config.database]
         self.tasks = database[config.taskmeta_collection]
         self.groups = database[config.groupmeta_collection]
