@@ -106,6 +106,7 @@ def tests(session: nox.Session) -> None:
     ensure_apt(session, PLUGINS)
     ensure_npm(session, PLUGINS)
     install_workspace(session, PLUGINS)
+    session.install("fastapi", "httpx")  # tests/test_readme.py runs the README's FastAPI block
     paths = ["core/tests", *[f"plugins/{p}/tests" for p in PLUGINS], "tests"]
     session.run("pytest", *paths, *session.posargs)
 
@@ -116,6 +117,7 @@ def slow(session: nox.Session) -> None:
     ensure_apt(session, PLUGINS)
     ensure_npm(session, PLUGINS)
     install_workspace(session, PLUGINS)
+    session.install("fastapi", "httpx")  # tests/test_readme.py runs the README's FastAPI block
     paths = ["core/tests", *[f"plugins/{p}/tests" for p in PLUGINS], "tests"]
     session.run("pytest", "-m", "slow", *paths, *session.posargs)
 
