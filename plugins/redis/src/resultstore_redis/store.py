@@ -385,7 +385,7 @@ class RedisStore(KeyValueStore):
         """One pub/sub connection and reader thread shared by all waiters it serves."""
         idle = float(self.options.params.get("health_check_interval") or 30)
         subscriber = RedisSubscriber(self._pubsub_connection, on_message, on_reconnect,
-                                     idle_ping=idle)
+                                     idle_ping=idle, where=self.as_uri())
         self._subscribers.add(subscriber)
         return subscriber
 

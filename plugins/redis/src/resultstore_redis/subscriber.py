@@ -9,6 +9,10 @@
   every key again and, once Redis confirmed, calls ``on_reconnect`` so core
   re-reads the keys (values published while disconnected are not lost).
 * Idle connections are probed with ``PING`` so a silently dead peer is noticed.
+* A reconnect the server refuses to authenticate (the password changed) is said once
+  at WARNING; until it succeeds, every retry (at most a second apart) calls
+  ``on_reconnect`` so core re-reads the waited keys: the waits poll instead of
+  hanging until their timeout.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 import redis
 import redis.exceptions
 
+from resultstore.masking import mask_text
 from resultstore.spec import MessageHandler
 
 __all__ = ["RedisSubscriber"]
@@ -31,6 +36,9 @@ log = logging.getLogger(__name__)
 
 #: Redis errors after which the pub/sub connection is rebuilt.
 _LOST = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError, EOFError)
+#: The server refused the credentials (also raised as ResponseError NOAUTH/WRONGPASS).
+_AUTH = (redis.exceptions.AuthenticationError, redis.exceptions.AuthenticationWrongNumberOfArgsError)
+_AUTH_REPLIES = ("NOAUTH", "WRONGPASS", "invalid password", "invalid username-password")
 _CHUNK = 1000
 #: What ``_handle`` returns when a resubscription was confirmed.
 _RESYNCED = ("", b"")
@@ -44,7 +52,7 @@ class RedisSubscriber:
 
     def __init__(self, connect: Callable[[], Any], on_message: MessageHandler,
                  on_reconnect: Callable[[], None], *, idle_ping: float = 30.0,
-                 name: str = "resultstore-redis-pubsub") -> None:
+                 name: str = "resultstore-redis-pubsub", where: str = "") -> None:
         self._connect = connect
         self._on_message = on_message
         self._on_reconnect = on_reconnect
@@ -60,6 +68,10 @@ class RedisSubscriber:
         self._ping_sent = False
         self._marker_seq = 0
         self._ever_connected = False
+        #: The masked URL named in log messages.
+        self._where = where
+        #: Set while the server refuses our credentials (warned once per outage).
+        self._auth_refused = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
         self._connected.wait(min(self.confirm_timeout, 2.0))
@@ -137,12 +149,19 @@ class RedisSubscriber:
                     self._open()
                     delay = 0.0
                 except _LOST as exc:
+                    if _refused(exc):
+                        delay = 1.0
+                        self._auth_failed(exc)
+                        continue
                     delay = min(1.0, max(0.05, delay * 2))
                     log.debug("pub/sub connect failed (%s); retrying in %.2fs", exc, delay)
                     continue
-                except Exception:  # keep serving waiters; log the bug
-                    log.exception("pub/sub connect failed")
+                except Exception as exc:  # keep serving waiters; log the bug
                     delay = 1.0
+                    if _refused(exc):  # a ResponseError NOAUTH / WRONGPASS
+                        self._auth_failed(exc)
+                    else:
+                        log.exception("pub/sub connect failed")
                     continue
             try:
                 self._read_once()
@@ -180,8 +199,28 @@ class RedisSubscriber:
                 self._resync_marker = None
             self._connected.set()
             first, self._ever_connected = not self._ever_connected, True
+            if self._auth_refused:
+                self._auth_refused = False
+                log.warning("pub/sub of %s authenticates again: waits are pushed again",
+                            self._where or "redis")
         if not keys and not first:
             self._reconnected()
+
+    def _auth_failed(self, exc: BaseException) -> None:
+        """Say once that the server refuses the credentials; keep the waits polling meanwhile."""
+        if not self._auth_refused:
+            self._auth_refused = True
+            log.warning(
+                "pub/sub of %s: the server refuses the credentials (%s: %s) - was the password "
+                "changed? Waits poll (a re-read each second) until it authenticates again; "
+                "update the URL or redis_password.", self._where or "redis", type(exc).__name__,
+                mask_text(str(exc)))
+        else:
+            log.debug("pub/sub still refused: %s", mask_text(str(exc)))
+        with self._lock:
+            waited = bool(self._refs)
+        if waited:
+            self._reconnected()  # core re-reads the waited keys over the (still open) pool
 
     def _reconnected(self) -> None:
         try:
@@ -253,6 +292,13 @@ class RedisSubscriber:
             self._resync_marker = None
             return _RESYNCED
         return None
+
+
+def _refused(exc: BaseException) -> bool:
+    if isinstance(exc, _AUTH):
+        return True
+    return isinstance(exc, redis.exceptions.ResponseError) and any(
+        reply in str(exc) for reply in _AUTH_REPLIES)
 
 
 def _text(value: Any) -> str:
