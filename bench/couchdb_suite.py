@@ -10,7 +10,6 @@ to run on a real server.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import time
 import uuid
@@ -21,7 +20,6 @@ from typing import Any
 from .harness import Report, Row, best_seconds
 
 SUITE = "couchdb (pouchdb-server)"
-NPM_BIN = Path(__file__).parents[1] / ".nox" / "npm" / "node_modules" / ".bin"
 
 
 def run(report: Report, quick: bool = False) -> None:
@@ -29,21 +27,10 @@ def run(report: Report, quick: bool = False) -> None:
     if real:
         _run(report, real.rstrip("/"), quick, "couchdb (real server)")
         return
-    import httpx
+    from resultstore.testing.pouchdb import pouchdb_server
 
-    from resultstore.testing.servers import ServerProcess
-
-    def ready(server: ServerProcess) -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{server.port}/", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    binary = shutil.which("pouchdb-server") or str(NPM_BIN / "pouchdb-server")
-    argv = [binary, "--in-memory", "--host", "127.0.0.1", "--port", "{port}"]
-    with ServerProcess(argv, workdir=Path(tempfile.mkdtemp(prefix="rs-bench-couchdb-")),
-                       ready=ready) as server:
-        _run(report, f"couchdb://127.0.0.1:{server.port}", quick, SUITE)
+    with pouchdb_server(Path(tempfile.mkdtemp(prefix="rs-bench-couchdb-"))) as url:
+        _run(report, url, quick, SUITE)
 
 
 def _run(report: Report, server: str, quick: bool, suite: str) -> None:

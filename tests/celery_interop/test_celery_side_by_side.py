@@ -13,7 +13,6 @@ through its ``_changes`` push.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from ci_app import make_app
 from ci_harness import Worker, base_config
 from ci_scenarios import FAST
 
+from resultstore.testing.pouchdb import pouchdb_server
 from resultstore.testing.servers import ServerProcess
 
 #: Chords whose header fails while the client already waits (the failing part
@@ -133,12 +133,9 @@ def test_dynamodb_on_message_states(dynamodb_app: Any) -> None:
 @pytest.fixture(scope="module")
 def couchdb_app(redis_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[Any]:
-    npm_bin = Path(__file__).resolve().parents[2] / ".nox" / "npm" / "node_modules" / ".bin"
-    binary = shutil.which("pouchdb-server") or str(npm_bin / "pouchdb-server")
-    argv = [binary, "--in-memory", "--host", "127.0.0.1", "--port", "{port}"]
-    with ServerProcess(argv, workdir=Path(tmp_path_factory.mktemp("side-pouchdb"))) as couch:
+    with pouchdb_server(tmp_path_factory.mktemp("side-pouchdb")) as couch:
         conf = base_config(redis_server, db=31, queue="ci-side-couchdb")
-        conf["result_backend"] = f"couchdb://127.0.0.1:{couch.port}/side-results"
+        conf["result_backend"] = f"{couch}/side-results"
         with Worker(conf, tmp_path_factory.mktemp("side-couchdb"), pool="prefork",
                     concurrency=2):
             yield make_app(conf)

@@ -9,20 +9,17 @@ and waits are woken by the ``_changes`` feed.
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from ci_harness import Worker, base_config
 from ci_scenarios import CanvasScenarios
 
+from resultstore.testing.pouchdb import pouchdb_server
 from resultstore.testing.servers import ServerProcess
 from resultstore_couchdb.host import CouchDBBackend
-
-NPM_BIN = Path(__file__).resolve().parents[2] / ".nox" / "npm" / "node_modules" / ".bin"
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +28,8 @@ def couchdb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if real:
         yield real.rstrip("/")
         return
-    binary = shutil.which("pouchdb-server") or str(NPM_BIN / "pouchdb-server")
-    argv = [binary, "--in-memory", "--host", "127.0.0.1", "--port", "{port}"]
-    with ServerProcess(argv, workdir=tmp_path_factory.mktemp("ci-couchdb")) as server:
-        yield f"couchdb://127.0.0.1:{server.port}"
+    with pouchdb_server(tmp_path_factory.mktemp("ci-couchdb")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -10,33 +10,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
-from resultstore.testing.servers import ServerProcess
-
-ADMIN = "admin"
-#: Where ``nox`` installs the npm emulators (used when ``pouchdb-server`` is not on PATH).
-NPM_BIN = Path(__file__).resolve().parents[3] / ".nox" / "npm" / "node_modules" / ".bin"
-
-
-def _admin_ready(password: str):  # type: ignore[no-untyped-def]
-    def ready(server: ServerProcess) -> bool:
-        base = f"http://127.0.0.1:{server.port}"
-        try:
-            httpx.get(base + "/", timeout=1).raise_for_status()
-            httpx.put(f"{base}/_config/admins/{ADMIN}", json=password, timeout=5).raise_for_status()
-            return True
-        except httpx.HTTPError:
-            return False
-
-    return ready
+from resultstore.testing.pouchdb import pouchdb_server
 
 
 @pytest.fixture(scope="session")
@@ -46,12 +26,8 @@ def couchdb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external.rstrip("/")
         return
-    password = secrets.token_urlsafe(12)
-    binary = shutil.which("pouchdb-server") or str(NPM_BIN / "pouchdb-server")
-    argv = [binary, "--in-memory", "--host", "127.0.0.1", "--port", "{port}"]
-    with ServerProcess(argv, workdir=tmp_path_factory.mktemp("pouchdb"), ready=_admin_ready(password)
-                       ) as server:
-        yield f"couchdb://{ADMIN}:{password}@127.0.0.1:{server.port}"
+    with pouchdb_server(tmp_path_factory.mktemp("pouchdb"), secrets.token_urlsafe(12)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
