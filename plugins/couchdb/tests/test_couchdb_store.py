@@ -311,3 +311,19 @@ def test_listings_page_through_all_docs(backend: ResultBackend, monkeypatch: pyt
     requests = Requests(_store(backend))
     assert set(backend.task_ids()) == ids
     assert requests.seen.count("GET _all_docs") == 3  # 3 + 3 + 2 rows
+
+
+def test_clients_keep_no_cookies() -> None:
+    """Requests carry Basic auth; a Set-Cookie (CouchDB's AuthSession) is not kept or parsed."""
+    from resultstore_couchdb.client import Client
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert "cookie" not in request.headers
+        return httpx.Response(200, headers={"Set-Cookie": "AuthSession=abc; Path=/"}, json={})
+
+    with Client(transport=httpx.MockTransport(answer), base_url="http://couch") as client:
+        client.get("/db")
+        client.get("/db")
+        assert len(client.cookies.jar) == 0
+        with pytest.raises(TypeError, match="no cookies"):
+            client.cookies = {"a": "b"}  # type: ignore[assignment]

@@ -33,28 +33,24 @@ class _NoCookies(httpx.Cookies):
 _NO_COOKIES = _NoCookies()
 
 
-class Client(httpx.Client):
+class _WithoutCookies:
+    """Mixed into the httpx clients: ``cookies`` is the jar that keeps nothing."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        raise TypeError("resultstore-couchdb clients keep no cookies (they send Basic auth)")
+
+
+class Client(_WithoutCookies, httpx.Client):
     """``httpx.Client`` without cookie handling (see :class:`_NoCookies`)."""
 
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
 
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        raise TypeError("resultstore-couchdb clients keep no cookies (they send Basic auth)")
-
-
-class AsyncClient(httpx.AsyncClient):
+class AsyncClient(_WithoutCookies, httpx.AsyncClient):
     """``httpx.AsyncClient`` without cookie handling (see :class:`_NoCookies`)."""
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
-
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        raise TypeError("resultstore-couchdb clients keep no cookies (they send Basic auth)")
 
 
 @functools.lru_cache(maxsize=8)
