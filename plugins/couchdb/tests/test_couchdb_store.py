@@ -327,3 +327,26 @@ def test_clients_keep_no_cookies() -> None:
         assert len(client.cookies.jar) == 0
         with pytest.raises(TypeError, match="no cookies"):
             client.cookies = {"a": "b"}  # type: ignore[assignment]
+
+
+def test_cleanup_goes_by_date_done_for_celerys_documents(couchdb_url: str) -> None:
+    """Celery's documents carry no expiry: a task's goes ``result_expires`` after its
+    ``date_done``; a saved group has no ``date_done`` and is kept (Celery never deletes it)."""
+    from celery.result import AsyncResult as CAsyncResult
+    from celery.result import GroupResult as CGroupResult
+
+    app = Celery("t", set_as_current=False)
+    theirs = CouchBackend(app=app, url=couchdb_url)
+    theirs.mark_as_done("celery-old", 1)
+    theirs.save_group("celery-group", CGroupResult("celery-group", [CAsyncResult("celery-old", app=app)],
+                                                   app=app))
+    backend = resultstore.connect(couchdb_url, result_expires=1)
+    try:
+        backend.mark_as_done("ours-fresh", 2)  # expires in 1 s too, by resultstore_expires
+        time.sleep(1.5)
+        assert backend.cleanup() == 2
+        store = _store(backend)
+        assert store.get("celery-task-meta-celery-old") is None
+        assert store.get("celery-taskset-meta-celery-group") is not None
+    finally:
+        backend.close()
