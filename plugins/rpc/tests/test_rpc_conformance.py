@@ -73,14 +73,16 @@ class TestRPCConformance(ConformanceSuite):
 
     def test_expiry(self, make_backend: MakeBackend, rabbitmq: RabbitMQ) -> None:
         """``result_expires`` is the reply queue's ``x-expires``: an unused queue and its results go."""
-        backend = make_backend(result_expires=2)
+        # 6 s: listing the queue (rabbitmqctl boots an Erlang VM) took over 2 s on a loaded
+        # machine, and the queue was gone before it could be inspected.
+        backend = make_backend(result_expires=6)
         task_id = f"t-{uuid.uuid4()}"
         backend.mark_as_done(task_id, 1)
         queue = backend.store.reply_to  # type: ignore[attr-defined]
         found = rabbitmq.queues()[queue]
-        assert ["x-expires", "signedint", 2000] in found["arguments"]
+        assert ["x-expires", "signedint", 6000] in found["arguments"]
         assert int(found["messages"]) == 1
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while queue in rabbitmq.queues():
             assert time.monotonic() < deadline, "RabbitMQ kept an unused queue past x-expires"
             time.sleep(0.3)
