@@ -23,7 +23,7 @@ from .codec import Codec, build_meta, pending_meta
 from .config import Settings
 from .errors import BackendGetMetaError, BackendStoreError, NotSupported
 from .hooks import has_listeners, plugin_manager
-from .keys import Keyspace
+from .keys import RECORDS, Keyspace
 from .records import KVRecords, MetaRecords, Records
 from .retry import RetryPolicy
 from .spec import (
@@ -64,7 +64,7 @@ class ResultBackend:
         transforms = TransformChain(settings["resultstore_transforms"] or (), available,
                                     settings["resultstore_signing_key"])
         self.codec = Codec(settings.serializer, settings.accept, settings["result_compression"],
-                           transforms if transforms else None)
+                           transforms, settings.max_payload_size)
         self.keys = Keyspace(settings.global_keyprefix)
         self.cache = ResultCache(int(settings["result_cache_max"]))
         self.retry = RetryPolicy.from_settings(settings, getattr(store, "certificate_settings", None))
@@ -338,7 +338,8 @@ class ResultBackend:
                                          safe=self.store.exception_safe_to_retry,
                                          error=BackendGetMetaError, on_retry=self._on_retry,
                                          task_id=task_id)
-        meta = pending_meta() if payload is None else self.codec.decode_meta(payload)
+        meta = (pending_meta() if payload is None
+                else self.codec.decode_meta(payload, RECORDS.task(task_id)))
         return self._fetched(task_id, meta, cache)
 
     async def aget_many(self, task_ids: Sequence[str], cache: bool = True) -> dict[str, dict[str, Any]]:
@@ -356,7 +357,8 @@ class ResultBackend:
                 safe=self.store.exception_safe_to_retry, error=BackendGetMetaError,
                 on_retry=self._on_retry)
             for task_id, payload in zip(missing, payloads, strict=True):
-                meta = pending_meta() if payload is None else self.codec.decode_meta(payload)
+                meta = (pending_meta() if payload is None
+                else self.codec.decode_meta(payload, RECORDS.task(task_id)))
                 found[task_id] = self._fetched(task_id, meta, cache)
         return {t: found[t] for t in ids}
 

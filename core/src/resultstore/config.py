@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .errors import ImproperlyConfigured
+from .inflate import DEFAULT_MAX_PAYLOAD_SIZE
 
 __all__ = ["Settings", "DEFAULTS", "EXPLICIT_NONE"]
 
@@ -41,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     # resultstore extras (no Celery equivalent)
     "resultstore_transforms": [],
     "resultstore_signing_key": None,
+    "resultstore_max_payload_size": DEFAULT_MAX_PAYLOAD_SIZE,
     "resultstore_poll_interval_max": 1.0,
 }
 
@@ -124,6 +126,17 @@ class Settings(Mapping[str, Any]):
     def chord_expires(self) -> float | None:
         value = _seconds(self.get("result_chord_expires"), "result_chord_expires")
         return value if value is not None else self.expires
+
+    @property
+    def max_payload_size(self) -> int:
+        """``resultstore_max_payload_size`` in bytes (``0``: no bound)."""
+        value = self["resultstore_max_payload_size"]
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ImproperlyConfigured(
+                f"resultstore_max_payload_size must be a byte count >= 0, got {value!r}")
+        return value
 
     @property
     def transport_options(self) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .errors import InvalidTaskId
 
-__all__ = ["Keyspace", "TASK_PREFIX", "GROUP_PREFIX", "CHORD_PREFIX"]
+__all__ = ["Keyspace", "TASK_PREFIX", "GROUP_PREFIX", "CHORD_PREFIX", "RECORDS"]
 
 TASK_PREFIX = "celery-task-meta-"
 GROUP_PREFIX = "celery-taskset-meta-"
@@ -47,3 +47,8 @@ class Keyspace:
     def task_id_of(self, key: str) -> str | None:
         """The task id of a task key, ``None`` for other keys."""
         return key[len(self.task_prefix):] if key.startswith(self.task_prefix) else None
+
+
+#: Record names without ``global_keyprefix``: what signatures are bound to
+#: (:class:`resultstore.transforms.PayloadContext`), the same for every store shape.
+RECORDS = Keyspace()

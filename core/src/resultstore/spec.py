@@ -298,17 +298,21 @@ class MetaStore(abc.ABC):
         """Called by core once: the codec to serialize column values with."""
         self.codec = codec
 
-    def encode_value(self, value: Any) -> bytes:
-        """Serialize one value (a result, children, args) as Celery does for its columns."""
-        if self.codec is None:
-            raise NotSupported(f"{type(self).__name__} is used before core bound its codec")
-        return self.codec.encode(value)
+    def encode_value(self, value: Any, key: str = "") -> bytes:
+        """Serialize one value (a result, children, args) as Celery does for its columns.
 
-    def decode_value(self, payload: bytes | str) -> Any:
-        """Undo :meth:`encode_value`; raise ``DecodeError`` on unreadable data."""
+        ``key`` names the record (``resultstore.keys.RECORDS.task(task_id)``): signing
+        binds the value to it, so a value copied to another row is refused.
+        """
         if self.codec is None:
             raise NotSupported(f"{type(self).__name__} is used before core bound its codec")
-        return self.codec.decode(payload)
+        return self.codec.encode(value, key)
+
+    def decode_value(self, payload: bytes | str, key: str = "") -> Any:
+        """Undo :meth:`encode_value` for record ``key``; ``DecodeError`` on unreadable data."""
+        if self.codec is None:
+            raise NotSupported(f"{type(self).__name__} is used before core bound its codec")
+        return self.codec.decode(payload, key)
 
     @classmethod
     @abc.abstractmethod

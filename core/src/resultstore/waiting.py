@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from . import states
 from .errors import NotSupported, TimeoutError
 from .hooks import has_listeners
+from .keys import RECORDS
 from .spec import Capability, KeyValueStore, MetaStore, Subscriber
 
 if TYPE_CHECKING:
@@ -661,7 +662,8 @@ class Waiter:
         if not watches:
             return
         try:
-            meta = self.backend._fetched(task_id, self.backend.codec.decode_meta(value), True)
+            meta = self.backend.codec.decode_meta(value, RECORDS.task(task_id))
+            meta = self.backend._fetched(task_id, meta, True)
         except Exception as exc:  # noqa: BLE001 - let the waits read it and raise properly
             self._degrade([task_id], exc)
             return

@@ -12,15 +12,17 @@ import zlib
 from collections.abc import Callable
 
 from ..errors import DecodeError, ImproperlyConfigured
+from ..inflate import inflate
 
 __all__ = ["COMPRESSED_PAYLOAD_MAGIC", "compress_payload", "decompress_payload", "resolve_compression"]
 
 COMPRESSED_PAYLOAD_MAGIC = b"\x00celery-compressed\x00"
 
-_METHODS: dict[str, tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]] = {
-    "application/x-gzip": (zlib.compress, zlib.decompress),
-    "application/x-bz2": (bz2.compress, bz2.decompress),
-    "application/x-lzma": (lzma.compress, lzma.decompress),
+#: Content type -> (compress, streaming format of :func:`resultstore.inflate.inflate`).
+_METHODS: dict[str, tuple[Callable[[bytes], bytes], str]] = {
+    "application/x-gzip": (zlib.compress, "zlib"),  # kombu's "gzip" is a zlib stream
+    "application/x-bz2": (bz2.compress, "bz2"),
+    "application/x-lzma": (lzma.compress, "lzma"),
 }
 _ALIASES = {
     "gzip": "application/x-gzip", "zlib": "application/x-gzip",
@@ -47,18 +49,16 @@ def compress_payload(payload: bytes, content_type: str) -> bytes:
     return b"".join((COMPRESSED_PAYLOAD_MAGIC, content_type.encode("utf-8"), b"\x00", body))
 
 
-def decompress_payload(payload: bytes) -> bytes:
-    """Undo :func:`compress_payload`; payloads without the marker pass through."""
+def decompress_payload(payload: bytes, limit: int) -> bytes:
+    """Undo :func:`compress_payload` inflating at most ``limit`` bytes; others pass through."""
     if not payload.startswith(COMPRESSED_PAYLOAD_MAGIC):
         return payload
     content_type, sep, body = payload[len(COMPRESSED_PAYLOAD_MAGIC):].partition(b"\x00")
-    method = _METHODS.get(content_type.decode("utf-8", "replace"))
+    name = content_type[:64].decode("utf-8", "replace")
+    method = _METHODS.get(name)
     if not sep or method is None:
         raise DecodeError(
-            f"Payload is compressed with {content_type[:64]!r}, which this reader cannot "
+            f"Payload is compressed with {name!r}, which this reader cannot "
             f"decompress (supported: {sorted(_METHODS)})."
         )
-    try:
-        return method[1](body)
-    except (zlib.error, OSError, lzma.LZMAError, ValueError) as exc:
-        raise DecodeError(f"Corrupt compressed payload ({content_type.decode()}): {exc}") from exc
+    return inflate(body, method[1], limit, f"{name} compressed payload")

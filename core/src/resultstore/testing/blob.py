@@ -202,7 +202,7 @@ class BlobStoreSuite(ConformanceSuite):
         backend.set_chord_size(group_id, 2)
         assert backend.chord_part_return(group_id, "a", 0, states.SUCCESS, "A") is None
         # the worker of part b wrote its part and died before counting
-        part = backend.chords.encode_part("b", states.SUCCESS, "B")  # type: ignore[union-attr]
+        part = backend.chords.encode_part("b", states.SUCCESS, "B", group_id=group_id)  # type: ignore[union-attr]
         store.write_blob(store.name(backend.keys.group(group_id, ".p.1.b")), part)
         parts = backend.chord_part_return(group_id, "b", 1, states.SUCCESS, "B")
         assert parts is not None and [p.result for p in parts] == ["A", "B"]

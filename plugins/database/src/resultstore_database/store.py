@@ -23,6 +23,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +40,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 from resultstore import states
 from resultstore.config import Settings
 from resultstore.errors import ImproperlyConfigured, InvalidTaskId
+from resultstore.keys import RECORDS
 from resultstore.masking import mask_url
 from resultstore.spec import Capability, ChordProgress, MetaStore
 
@@ -202,15 +204,16 @@ class DatabaseStore(MetaStore):
     def _one_statement_upsert(self) -> bool:
         return self.native and self.engine.dialect.name in ON_CONFLICT_DIALECTS
 
-    def _decode(self, payload: bytes | None) -> Any:
+    def _decode(self, payload: bytes | None, key: str = "") -> Any:
         accept = self.codec.accept if self.codec is not None else ()
-        return decode_column(payload, self.decode_value, accept)
+        return decode_column(payload, partial(self.decode_value, key=key), accept)
 
     # -- task metas -------------------------------------------------------------
     def _write(self, task_id: str, meta: Mapping[str, Any], guarded: bool) -> bool:
         if not self._prepared:
             self.prepare()  # settles which columns exist before the row is built
-        row = meta_to_row(meta, self.encode_value, self._task_columns)
+        row = meta_to_row(meta, partial(self.encode_value, key=RECORDS.task(task_id)),
+                          self._task_columns)
         values = {"task_id": _check_id(str(task_id)), **row}
         with self._single() if self._one_statement_upsert() else self._begin() as conn:
             return upsert(conn, self.tables.task, values, ["task_id"], list(row),
@@ -234,7 +237,8 @@ class DatabaseStore(MetaStore):
                 self.tables.task.c.task_id == sa.bindparam("task_id"))
         with self._single() as conn:
             row = conn.execute(self._select_one, {"task_id": str(task_id)}).mappings().first()
-        return None if row is None else row_to_meta(row, self._decode, self.config.extended)
+        return None if row is None else row_to_meta(
+            row, partial(self._decode, key=RECORDS.task(task_id)), self.config.extended)
 
     def get_many_meta(self, task_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         ids = list(dict.fromkeys(str(t) for t in task_ids))
@@ -244,7 +248,9 @@ class DatabaseStore(MetaStore):
             for start in range(0, len(ids), BATCH_SIZE):
                 chunk = ids[start:start + BATCH_SIZE]
                 for row in conn.execute(self._select_tasks().where(column.in_(chunk))).mappings():
-                    found[row["task_id"]] = row_to_meta(row, self._decode, self.config.extended)
+                    found[row["task_id"]] = row_to_meta(
+                        row, partial(self._decode, key=RECORDS.task(row["task_id"])),
+                        self.config.extended)
         return found
 
     def delete_meta(self, task_id: str) -> None:
@@ -258,11 +264,12 @@ class DatabaseStore(MetaStore):
         with self._single() as conn:
             row = conn.execute(sa.select(group.c.result).where(
                 group.c.taskset_id == str(group_id))).first()
-        return None if row is None else {"result": self._decode(row.result)}
+        return None if row is None else {"result": self._decode(row.result, RECORDS.group(group_id))}
 
     def set_group(self, group_id: str, meta: Mapping[str, Any]) -> None:
         values = {"taskset_id": _check_id(str(group_id), "group"),
-                  "result": self.encode_value(meta.get("result")), "date_done": utcnow()}
+                  "result": self.encode_value(meta.get("result"), RECORDS.group(group_id)),
+                  "date_done": utcnow()}
         with self._single() if self._one_statement_upsert() else self._begin() as conn:
             upsert(conn, self.tables.group, values, ["taskset_id"], ["result", "date_done"],
                    native=self.native)

@@ -23,6 +23,7 @@ import kombu
 
 from resultstore.celery import CeleryBackend
 from resultstore.codec import build_meta
+from resultstore.keys import RECORDS
 
 from .chords import RPCChordMixin
 from .replace import connect_replace_receiver
@@ -132,7 +133,7 @@ class RPCBackend(RPCChordMixin, CeleryBackend):
                      declare: Sequence[kombu.Queue] = ()) -> None:
         """Encode ``meta`` with the backend's codec and publish it, under core's retry policy."""
         backend = self.backend
-        payload = backend.codec.encode(meta)
+        payload = backend.codec.encode(meta, RECORDS.task(str(meta["task_id"])))
         task_id, state = str(meta["task_id"]), str(meta["status"])
 
         def send() -> None:
