@@ -1,16 +1,24 @@
 """Exceptions to and from Celery's ``{exc_type, exc_message, exc_module}`` dict.
 
 Decoding treats the dict as hostile: it only looks classes up in modules that
-are already imported (never imports), refuses anything that is not a
-``BaseException`` subclass, and synthesizes a stand-in class when the real one
-is missing, so the caller still gets an exception of the right name.
+are already imported (never imports), and looks them up statically (the
+module's and classes' ``__dict__``), so no module ``__getattr__`` (lazy
+loaders: ``celery``, ``concurrent.futures``) and no descriptor runs.  It
+refuses anything that is not a ``BaseException`` subclass, and synthesizes a
+stand-in class when the real one is missing, so the caller still gets an
+exception of the right name.  Classes that are not ``Exception`` subclasses
+(``SystemExit``, ``KeyboardInterrupt``, ``GeneratorExit``...) are rebuilt as
+stand-ins too: a stored value must never end the process reading it.
 """
 
 from __future__ import annotations
 
+import inspect
 import pickle
 import re
 import sys
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +31,11 @@ _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _MAX_NAME = 256
 #: Celery's module for stand-ins of exceptions that carry no module.
 _NO_MODULE = "celery.backends.base"
-_STANDINS: dict[tuple[str, str], type[Exception]] = {}
+#: Distinct stand-in classes kept (least recently used dropped first): hostile
+#: payloads with ever-new names must not grow memory without bound.
+MAX_STANDINS = 1024
+_STANDINS: OrderedDict[tuple[str, str], type[Exception]] = OrderedDict()
+_STANDINS_LOCK = threading.Lock()
 
 
 def _safe_repr(value: Any) -> str:
@@ -65,15 +77,41 @@ def pickleable_exception(exc: BaseException) -> BaseException:
 
 
 def standin_class(name: str, module: str) -> type[Exception]:
-    """An ``Exception`` subclass named ``name`` in ``module`` (cached, so equal names match)."""
+    """An ``Exception`` subclass named ``name`` in ``module``.
+
+    Cached (the :data:`MAX_STANDINS` most recently used), so equal names give
+    the same class.
+    """
     key = (module, name)
-    cls = _STANDINS.get(key)
-    if cls is None:
+    with _STANDINS_LOCK:
+        cls = _STANDINS.get(key)
+        if cls is not None:
+            _STANDINS.move_to_end(key)
+            return cls
         short = name.rsplit(".", 1)[-1]
         cls = type(short, (Exception,), {"__module__": module, "__qualname__": name,
                                          "__resultstore_standin__": True})
         _STANDINS[key] = cls
-    return cls
+        if len(_STANDINS) > MAX_STANDINS:
+            _STANDINS.popitem(last=False)
+        return cls
+
+
+def _find_class(module_name: str, qualname: str) -> Any:
+    """``module_name.qualname`` from an already-imported module, running no code of it.
+
+    ``inspect.getattr_static`` reads ``__dict__`` entries only: no module
+    ``__getattr__`` (lazy imports), no descriptors, no metaclass hooks.
+    """
+    found: Any = sys.modules.get(module_name)  # never import: only modules already loaded
+    for part in qualname.split("."):
+        if found is None:
+            return None
+        try:
+            found = inspect.getattr_static(found, part)
+        except AttributeError:
+            return None
+    return found
 
 
 def _check_name(value: Any, field: str) -> str:
@@ -110,9 +148,7 @@ def exception_to_python(exc: Any) -> BaseException | None:
         cls = standin_class(exc_type, _NO_MODULE)
     else:
         exc_module = _check_name(exc_module, "exc_module")
-        cls = sys.modules.get(exc_module)  # never import: only modules already loaded
-        for part in exc_type.split("."):
-            cls = getattr(cls, part, None) if cls is not None else None
+        cls = _find_class(exc_module, exc_type)
         if cls is None:
             cls = standin_class(exc_type, exc_module)
 
@@ -121,9 +157,11 @@ def exception_to_python(exc: Any) -> BaseException | None:
         raise SecurityError(
             f"Expected an exception class, got {shown} with payload {_safe_repr(exc_msg)[:200]}"
         )
+    if not issubclass(cls, Exception):  # SystemExit & co. would end the reader
+        cls = standin_class(exc_type, exc_module or _NO_MODULE)
+    built: BaseException
     try:
-        if isinstance(exc_msg, (tuple, list)):
-            return cls(*exc_msg)
-        return cls(exc_msg)
+        built = cls(*exc_msg) if isinstance(exc_msg, (tuple, list)) else cls(exc_msg)
     except Exception:  # noqa: BLE001 - constructor rejected the stored args
         return Exception(f"{cls}({_safe_repr(exc_msg)[:200]})")
+    return built
