@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import states
-from .codec import Codec
+from .codec import Codec, check_part
 from .errors import ChordError
-from .keys import Keyspace
+from .keys import RECORDS, Keyspace
 from .spec import Capability, KeyValueStore, MetaStore
 
 __all__ = ["ChordPart", "ChordAccounting", "NativeChords", "IncrChords", "chord_accounting",
@@ -51,13 +51,15 @@ class ChordAccounting:
         self.keys = keys
         self.expires = expires
 
-    def encode_part(self, task_id: str, state: str, result: Any) -> bytes:
-        return self.codec.encode([1, task_id, state, self.codec.encode_result(result, state)])
+    def encode_part(self, task_id: str, state: str, result: Any, *, group_id: str) -> bytes:
+        return self.codec.encode([1, task_id, state, self.codec.encode_result(result, state)],
+                                 RECORDS.group(group_id, ".j"))
 
-    def decode_part(self, payload: bytes) -> ChordPart:
-        _, task_id, state, result = self.codec.decode(payload)
+    def decode_part(self, payload: bytes, *, group_id: str) -> ChordPart:
+        key = RECORDS.group(group_id, ".j")
+        task_id, state, result = check_part(self.codec.decode(payload, key), key)
         if state in states.EXCEPTION_STATES:
-            result = self.codec.exception_to_python(result)
+            result = self.codec.rebuild_exception(result, key)
         return ChordPart(task_id, state, result)
 
     def set_size(self, group_id: str, size: int) -> None:
@@ -84,11 +86,11 @@ class NativeChords(ChordAccounting):
     def add(self, group_id: str, task_id: str, index: int | None, state: str,
             result: Any) -> list[ChordPart] | None:
         group_key = self.keys.group(group_id)
-        progress = self.store.chord_add(group_key, task_id, index,
-                                        self.encode_part(task_id, state, result), self.expires)
+        part = self.encode_part(task_id, state, result, group_id=group_id)
+        progress = self.store.chord_add(group_key, task_id, index, part, self.expires)
         if not progress.complete:
             return None
-        return [self.decode_part(p) for p in self.store.chord_parts(group_key)]
+        return [self.decode_part(p, group_id=group_id) for p in self.store.chord_parts(group_key)]
 
     def grow(self, group_id: str, by: int = 1) -> None:
         self.store.chord_grow(self.keys.group(group_id), by, self.expires)
@@ -118,8 +120,8 @@ class IncrChords(ChordAccounting):
             result: Any) -> list[ChordPart] | None:
         slot = self.store.incr(self.keys.group(group_id, ".n"), self.expires)
         order = b"-" if index is None else str(index).encode()
-        self.store.set(self.keys.group(group_id, f".j.{slot}"),
-                       order + b":" + self.encode_part(task_id, state, result), self.expires)
+        part = self.encode_part(task_id, state, result, group_id=group_id)
+        self.store.set(self.keys.group(group_id, f".j.{slot}"), order + b":" + part, self.expires)
         count = self.store.incr(self.keys.chord(group_id), self.expires)
         raw_size, raw_growth = self.store.mget([self.keys.group(group_id, ".s"),
                                                 self.keys.group(group_id, ".t")])
@@ -130,7 +132,7 @@ class IncrChords(ChordAccounting):
         if missing:
             raise ChordError(f"Chord {group_id}: parts in slots {missing[:10]} are missing (expired?).")
         ordered = sorted((_order_of(p), slot) for slot, p in enumerate(payloads) if p is not None)
-        return [self.decode_part(payloads[slot].partition(b":")[2])  # type: ignore[union-attr]
+        return [self.decode_part(payloads[slot].partition(b":")[2], group_id=group_id)  # type: ignore[union-attr]
                 for _, slot in ordered]
 
     def grow(self, group_id: str, by: int = 1) -> None:

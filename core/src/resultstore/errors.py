@@ -13,7 +13,7 @@ __all__ = [
     "ResultStoreError", "ImproperlyConfigured", "UnknownBackend", "BackendConflict",
     "PluginImportError", "BackendError", "BackendStoreError", "BackendGetMetaError",
     "DecodeError", "SecurityError", "ChordError", "TimeoutError", "NotSupported",
-    "InvalidTaskId", "ResultDisabled", "ChordClaimLost",
+    "InvalidTaskId", "ResultDisabled", "ChordClaimLost", "CorruptResultError",
 ]
 
 
@@ -101,6 +101,11 @@ class BackendGetMetaError(BackendError):
 
 class DecodeError(ResultStoreError, ValueError):
     """A stored payload cannot be decoded (wrong serializer, missing transform, corrupt)."""
+
+
+class CorruptResultError(DecodeError):
+    """A stored record decodes but is not what it must be (a meta without ``status`` or
+    ``result``, a status that is not a string, a Redis key of another type...)."""
 
 
 class SecurityError(ResultStoreError):

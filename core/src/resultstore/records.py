@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import states
-from .codec import Codec
-from .keys import Keyspace
+from .codec import Codec, check_group
+from .keys import RECORDS, Keyspace
 from .spec import Capability, KeyValueStore, MetaStore
 
 __all__ = ["Records", "KVRecords", "MetaRecords"]
@@ -55,31 +55,32 @@ class KVRecords(Records):
         json_plain = codec.serializer.name == "json" and not codec.compression and not codec.transforms
         self.guarded = json_plain and Capability.GUARDED_SET in store.capabilities
 
-    def _decode(self, payload: bytes | None) -> dict[str, Any] | None:
-        return None if payload is None else self.codec.decode_meta(payload)
+    def _decode(self, task_id: str, payload: bytes | None) -> dict[str, Any] | None:
+        return None if payload is None else self.codec.decode_meta(payload, RECORDS.task(task_id))
 
     def get(self, task_id: str) -> dict[str, Any] | None:
-        return self._decode(self.store.get(self.keys.task(task_id)))
+        return self._decode(task_id, self.store.get(self.keys.task(task_id)))
 
     def get_many(self, task_ids: Sequence[str]) -> list[dict[str, Any] | None]:
         payloads = self.store.mget([self.keys.task(t) for t in task_ids])
-        return [self._decode(p) for p in payloads]
+        return [self._decode(t, p) for t, p in zip(task_ids, payloads, strict=True)]
 
     def put(self, task_id: str, meta: dict[str, Any], ttl: float | None) -> int:
         key = self.keys.task(task_id)
-        payload = self.codec.encode(meta)
+        payload = self.codec.encode(meta, RECORDS.task(task_id))
         if self.guarded:
             written = self.store.set_unless_prefix(key, payload, ttl, _JSON_SUCCESS_PREFIX)
             return len(payload) if written else 0
         current = self.store.get(key)
-        if current is not None and self._is_success(current):
+        if current is not None and self._is_success(task_id, current):
             return 0
         self.store.set(key, payload, ttl)
         return len(payload)
 
-    def _is_success(self, payload: bytes) -> bool:
+    def _is_success(self, task_id: str, payload: bytes) -> bool:
         try:
-            return bool(self.codec.decode(payload).get("status") == states.SUCCESS)
+            return bool(self.codec.decode(payload, RECORDS.task(task_id)).get("status")
+                        == states.SUCCESS)
         except Exception:  # noqa: BLE001 - an unreadable value is overwritten, as Celery
             return False
 
@@ -88,10 +89,14 @@ class KVRecords(Records):
 
     def get_group(self, group_id: str) -> dict[str, Any] | None:
         payload = self.store.get(self.keys.group(group_id))
-        return None if payload is None else self.codec.decode(payload)
+        if payload is None:
+            return None
+        key = RECORDS.group(group_id)
+        return check_group(self.codec.decode(payload, key), key)
 
     def put_group(self, group_id: str, meta: dict[str, Any], ttl: float | None) -> None:
-        self.store.set(self.keys.group(group_id), self.codec.encode(meta), ttl)
+        self.store.set(self.keys.group(group_id), self.codec.encode(meta, RECORDS.group(group_id)),
+                       ttl)
 
     def delete_group(self, group_id: str) -> None:
         self.store.delete(self.keys.group(group_id))
@@ -106,12 +111,13 @@ class MetaRecords(Records):
 
     def get(self, task_id: str) -> dict[str, Any] | None:
         meta = self.store.get_meta(task_id)
-        return None if meta is None else self.codec.meta_from_decoded(dict(meta))
+        return None if meta is None else self.codec.meta_from_decoded(dict(meta),
+                                                                      RECORDS.task(task_id))
 
     def get_many(self, task_ids: Sequence[str]) -> list[dict[str, Any] | None]:
         found = self.store.get_many_meta(task_ids)
-        return [None if (m := found.get(t)) is None else self.codec.meta_from_decoded(dict(m))
-                for t in task_ids]
+        return [None if (m := found.get(t)) is None
+                else self.codec.meta_from_decoded(dict(m), RECORDS.task(t)) for t in task_ids]
 
     def put(self, task_id: str, meta: dict[str, Any], ttl: float | None) -> int:
         if self.guarded:
@@ -126,7 +132,8 @@ class MetaRecords(Records):
         self.store.delete_meta(task_id)
 
     def get_group(self, group_id: str) -> dict[str, Any] | None:
-        return self.store.get_group(group_id)
+        meta = self.store.get_group(group_id)
+        return None if meta is None else check_group(meta, RECORDS.group(group_id))
 
     def put_group(self, group_id: str, meta: dict[str, Any], ttl: float | None) -> None:
         self.store.set_group(group_id, meta)

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from .. import states
-from ..errors import DecodeError, ResultStoreError
-from ..transforms import TransformChain
+from ..errors import CorruptResultError, DecodeError, ResultStoreError
+from ..inflate import DEFAULT_MAX_PAYLOAD_SIZE, check_size
+from ..transforms import MARKER, PayloadContext, TransformChain
 from .compression import COMPRESSED_PAYLOAD_MAGIC, compress_payload, decompress_payload, resolve_compression
 from .exceptions import (
     ensure_serializable,
@@ -21,13 +22,14 @@ from .exceptions import (
     pickleable_exception,
     standin_class,
 )
-from .meta import as_tuple, build_meta, children_of, pending_meta
+from .meta import as_tuple, build_meta, check_group, check_meta, check_part, children_of, pending_meta
 from .serializers import Serializer, check_accepted, get_serializer, json_dumps, json_loads, resolve_accept
 
 __all__ = [
     "Codec", "build_meta", "pending_meta", "children_of", "as_tuple", "exception_to_python",
     "exception_to_dict", "ensure_serializable", "standin_class", "json_dumps", "json_loads",
-    "get_serializer", "Serializer", "COMPRESSED_PAYLOAD_MAGIC",
+    "get_serializer", "Serializer", "COMPRESSED_PAYLOAD_MAGIC", "check_meta", "check_part",
+    "check_group",
 ]
 
 
@@ -35,29 +37,41 @@ class Codec:
     """Serializer + accept list + compression + transforms for one backend."""
 
     def __init__(self, serializer: str = "json", accept: Iterable[str] = ("json",),
-                 compression: str | None = None, transforms: TransformChain | None = None) -> None:
+                 compression: str | None = None, transforms: TransformChain | None = None,
+                 max_payload_size: int = DEFAULT_MAX_PAYLOAD_SIZE) -> None:
         self.serializer: Serializer = get_serializer(serializer)
         self.accept = resolve_accept(accept)
         self.compression = resolve_compression(compression)
-        self.transforms = transforms
+        #: Enabled transforms; falsy when none are (markers are still recognised).
+        self.transforms = transforms if transforms is not None else TransformChain((), {})
+        self.max_payload_size = max_payload_size
 
     # -- payloads -------------------------------------------------------
-    def encode(self, data: Any) -> bytes:
-        """Serialize, then compress (Celery's marker), then apply transforms."""
+    def encode(self, data: Any, key: str = "") -> bytes:
+        """Serialize, then compress (Celery's marker), then apply transforms.
+
+        ``key`` names the record (``celery-task-meta-<id>``, no ``global_keyprefix``):
+        signing binds the payload to it.
+        """
         payload = self.serializer.dumps(data)
         if self.compression:
             payload = compress_payload(payload, self.compression)
         if self.transforms:
-            payload = self.transforms.encode(payload)
+            payload = self.transforms.encode(payload, PayloadContext(key, self.max_payload_size))
         return payload
 
-    def decode(self, payload: bytes | str) -> Any:
-        """Undo :meth:`encode`; raise :class:`DecodeError` on anything unreadable."""
+    def decode(self, payload: bytes | str, key: str = "") -> Any:
+        """Undo :meth:`encode` for the record ``key``; :class:`DecodeError` on anything unreadable.
+
+        With signing enabled the signature is checked first; every inflation is
+        bounded by ``resultstore_max_payload_size``.
+        """
         if isinstance(payload, str):
             payload = payload.encode("utf-8")
-        if self.transforms is not None:
-            payload = self.transforms.decode(payload)
-        payload = decompress_payload(payload)
+        limit = self.max_payload_size
+        if self.transforms or payload.startswith(MARKER):
+            payload = self.transforms.decode(payload, PayloadContext(key, limit))
+        payload = check_size(decompress_payload(payload, limit), limit)
         check_accepted(self.serializer, self.accept)
         try:
             return self.serializer.loads(payload)
@@ -88,19 +102,29 @@ class Codec:
 
     def exception_to_python(self, exc: Any) -> BaseException | None:
         """Rebuild a stored exception with the security checks."""
-        return exception_to_python(exc)
+        return self.rebuild_exception(exc)
 
-    def meta_from_decoded(self, meta: dict[str, Any]) -> dict[str, Any]:
-        """Turn the stored exception of an exception state into an exception (idempotent)."""
-        if meta.get("status") in states.EXCEPTION_STATES:
-            meta["result"] = exception_to_python(meta.get("result"))
+    def meta_from_decoded(self, meta: dict[str, Any], key: str = "") -> dict[str, Any]:
+        """Check the meta's shape and rebuild the exception of an exception state (idempotent).
+
+        :class:`~resultstore.errors.CorruptResultError` when it is not a task meta.
+        """
+        check_meta(meta, key)
+        if meta["status"] in states.EXCEPTION_STATES:
+            meta["result"] = self.rebuild_exception(meta["result"], key)
         return meta
 
-    def decode_meta(self, payload: bytes | str) -> dict[str, Any]:
-        """Decode a stored task meta and rebuild its exception."""
-        meta = self.decode(payload)
-        if not isinstance(meta, dict) or "status" not in meta:
-            raise DecodeError(
-                f"Stored value is not a task meta (got {type(meta).__name__} without 'status')."
-            )
-        return self.meta_from_decoded(meta)
+    def rebuild_exception(self, exc: Any, key: str = "") -> BaseException | None:
+        """:func:`exception_to_python`, malformed dicts raising :class:`CorruptResultError`."""
+        try:
+            return exception_to_python(exc)
+        except ResultStoreError:
+            raise
+        except (TypeError, ValueError) as err:
+            raise CorruptResultError(
+                f"Stored record {key or '(no key)'!r} holds an unreadable exception: {err}"
+            ) from err
+
+    def decode_meta(self, payload: bytes | str, key: str = "") -> dict[str, Any]:
+        """Decode the stored task meta of record ``key`` and rebuild its exception."""
+        return self.meta_from_decoded(self.decode(payload, key), key)

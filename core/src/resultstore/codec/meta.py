@@ -8,8 +8,55 @@ from types import EllipsisType
 from typing import Any
 
 from .. import states
+from ..errors import CorruptResultError
 
-__all__ = ["build_meta", "pending_meta", "children_of", "as_tuple"]
+__all__ = ["build_meta", "pending_meta", "children_of", "as_tuple", "check_meta", "check_part",
+           "check_group"]
+
+
+def _where(key: str) -> str:
+    return f"Stored record {key!r}" if key else "A stored record"
+
+
+def check_meta(meta: Any, key: str = "") -> dict[str, Any]:
+    """``meta`` if it has the shape every reader relies on, else :class:`CorruptResultError`.
+
+    A task meta is a dict with a string ``status`` and a ``result``;
+    ``traceback`` is a string or null, ``children`` a list or null.
+    """
+    if not isinstance(meta, dict):
+        raise CorruptResultError(f"{_where(key)} is not a task meta (a {type(meta).__name__}, "
+                                 f"not a dict with 'status' and 'result').")
+    status = meta.get("status")
+    if not isinstance(status, str):
+        got = "no 'status'" if "status" not in meta else f"a {type(status).__name__} status"
+        raise CorruptResultError(f"{_where(key)} is not a task meta: it has {got} "
+                                 f"(a state name string is required).")
+    if "result" not in meta:
+        raise CorruptResultError(f"{_where(key)} ({status}) has no 'result' field.")
+    for field, kinds in (("traceback", (str,)), ("children", (list, tuple))):
+        value = meta.get(field)
+        if value is not None and not isinstance(value, kinds):
+            raise CorruptResultError(f"{_where(key)} ({status}) has a {type(value).__name__} "
+                                     f"{field!r}.")
+    return meta
+
+
+def check_part(part: Any, key: str = "") -> tuple[str, str, Any]:
+    """``(task_id, state, result)`` of a stored chord part ``[1, task_id, state, result]``."""
+    if (not isinstance(part, (list, tuple)) or len(part) != 4 or not isinstance(part[1], str)
+            or not isinstance(part[2], str)):
+        raise CorruptResultError(f"{_where(key)} holds a chord part that is not "
+                                 f"[1, task_id, state, result]: {type(part).__name__}.")
+    return part[1], part[2], part[3]
+
+
+def check_group(meta: Any, key: str = "") -> dict[str, Any]:
+    """A saved group meta ``{'result': tuple}``, else :class:`CorruptResultError`."""
+    if not isinstance(meta, dict) or "result" not in meta:
+        raise CorruptResultError(f"{_where(key)} is not a saved group ({type(meta).__name__} "
+                                 f"without 'result').")
+    return meta
 
 
 def pending_meta(task_id: str | None = None) -> dict[str, Any]:

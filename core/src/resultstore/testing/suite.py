@@ -295,6 +295,18 @@ class ConformanceSuite(BackendKit):
             with pytest.raises(SecurityError):
                 make_backend(**{**settings, "resultstore_signing_key": "other"}).get_task_meta(task_id)
 
+    def test_signed_value_is_bound_to_its_task(self, make_backend: MakeBackend) -> None:
+        backend = make_backend(resultstore_transforms=["hmac-sha256"], resultstore_signing_key="k")
+        if not isinstance(backend.store, KeyValueStore):
+            pytest.skip("record stores keep decoded rows (the plugin binds its columns)")
+        source, target = _uid(), _uid()
+        backend.mark_as_failure(source, KitError("only for source"))
+        payload = backend.store.get(backend.keys.task(source))
+        assert payload is not None
+        backend.store.set(backend.keys.task(target), payload, None)
+        with pytest.raises(SecurityError):
+            backend.get_task_meta(target)
+
     def test_pickle_needs_accept(self, make_backend: MakeBackend) -> None:
         writer = make_backend(result_serializer="pickle", result_accept_content=["pickle"])
         task_id = _uid()

@@ -14,11 +14,14 @@ import threading
 from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any
 
+import redis.exceptions
+
 from resultstore.spec import AsyncKeyValueStore
 
 from .clients import async_client
 from .scripts import GUARDED_SET, STORE
 from .store import _check_size, _px
+from .wrongtype import is_wrong_type, mget_commands, raise_wrong_type
 
 if TYPE_CHECKING:
     from .store import RedisStore
@@ -69,16 +72,40 @@ class AsyncRedisStore(AsyncKeyValueStore):
                 await sentinel.aclose()
 
     async def get(self, key: str) -> bytes | None:
-        value: bytes | None = await (await self._client()).get(key)
+        try:
+            value: bytes | None = await (await self._client()).get(key)
+        except redis.exceptions.ResponseError as exc:
+            if is_wrong_type(exc):
+                await self._raise_wrong_type([key])
+            raise
         return value
 
+    async def _raise_wrong_type(self, keys: list[str]) -> None:
+        client = await self._client()
+        kinds = [await client.type(key) for key in keys]
+        raise_wrong_type(keys, lambda _: kinds)
+
     async def mget(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Values of ``keys``; ``CorruptResultError`` for a non-string key (as the sync store)."""
         keys = list(keys)
         if not keys:
             return []
+        client = await self._client()
         if self.store.cluster:
-            return list(await (await self._client()).mget_nonatomic(keys))
-        return list(await (await self._client()).mget(keys))
+            values = list(await client.mget_nonatomic(keys))
+            missing = [k for k, v in zip(keys, values, strict=True) if v is None]
+            existing = int(await client.exists(*missing)) if missing else 0
+        else:
+            async with client.pipeline(transaction=False) as pipe:
+                for command in mget_commands(keys, len(keys)):
+                    pipe.execute_command(*command)
+                values, existing = await pipe.execute()
+            values = list(values)
+            missing = [k for k, v in zip(keys, values, strict=True) if v is None]
+            existing -= len(keys) - len(missing)
+        if existing > 0:
+            await self._raise_wrong_type(missing)
+        return values
 
     async def set(self, key: str, value: bytes, ttl: float | None) -> None:
         _check_size(key, value)

@@ -47,6 +47,7 @@ from .scripts import (
     Script,
 )
 from .subscriber import RedisSubscriber
+from .wrongtype import is_wrong_type, mget_commands, raise_wrong_type, values_of
 
 __all__ = ["RedisStore", "UntaggedClusterStore", "ChordClaimLost", "MAX_VALUE_SIZE"]
 
@@ -205,20 +206,31 @@ class RedisStore(KeyValueStore):
 
     # -- basic ----------------------------------------------------------------------
     def get(self, key: str) -> bytes | None:
-        value: bytes | None = self._execute("GET", key)
+        try:
+            value: bytes | None = self._execute("GET", key)
+        except redis.exceptions.ResponseError as exc:
+            if is_wrong_type(exc):
+                raise_wrong_type([key], self._types)
+            raise
         return value
 
+    def _types(self, keys: list[str]) -> list[Any]:
+        if self.cluster:
+            return [self.client.type(key) for key in keys]
+        return self._pipeline([("TYPE", key) for key in keys])
+
     def mget(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Values of ``keys`` (one round trip); ``CorruptResultError`` for a non-string key."""
         keys = list(keys)
         if not keys:
             return []
         if self.cluster:
-            return list(self.client.mget_nonatomic(keys))
-        if len(keys) <= _MGET_CHUNK:
-            return list(self._execute("MGET", *keys))
-        chunks = self._pipeline([("MGET", *keys[start:start + _MGET_CHUNK])
-                                 for start in range(0, len(keys), _MGET_CHUNK)])
-        return [value for chunk in chunks for value in chunk]
+            values = list(self.client.mget_nonatomic(keys))
+            missing = [k for k, v in zip(keys, values, strict=True) if v is None]
+            if missing and self.client.exists(*missing):
+                raise_wrong_type(missing, self._types)
+            return values
+        return values_of(keys, self._pipeline(mget_commands(keys, _MGET_CHUNK)), self._types)
 
     @staticmethod
     def _set_commands(key: str, value: bytes, ttl: float | None) -> list[tuple[Any, ...]]:
