@@ -20,7 +20,7 @@ nox.options.error_on_external_run = True
 ROOT = Path(__file__).parent
 PLUGINS = sorted(p.name for p in (ROOT / "plugins").glob("*") if (p / "pyproject.toml").exists())
 DEV = ["pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout", "celery[redis]==5.7.0", "hatchling",
-       "python-dateutil"]
+       "python-dateutil", "hypothesis>=6"]
 #: Debian packages providing each plugin's real server (binary checked, package installed).
 SERVERS = {
     "redis": {"redis-server": "redis-server", "redis-sentinel": "redis-sentinel",
@@ -77,7 +77,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def types(session: nox.Session) -> None:
-    session.install("mypy>=1.10", "pytest>=8", "types-python-dateutil", "-e", "core")
+    session.install("mypy>=1.10", "pytest>=8", "types-python-dateutil", "hypothesis>=6", "-e", "core")
     session.run("mypy")
 
 
@@ -138,6 +138,13 @@ def elasticsearch8(session: nox.Session) -> None:
     install_workspace(session, ["elasticsearch"])
     session.install("elasticsearch[async]>=8,<9", "elastic-transport<9")
     session.run("pytest", "plugins/elasticsearch/tests", *session.posargs)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Every decode entry point against random hostile payloads: 100,000 cases (not in CI's default)."""
+    session.install("-e", "core[testing]")
+    session.run("python", "-m", "resultstore.testing.fuzz", *(session.posargs or ["100000"]))
 
 
 @nox.session

@@ -55,31 +55,34 @@ def check_size(payload: bytes, limit: int, what: str = "payload") -> bytes:
 def inflate(data: bytes, method: str, limit: int, what: str) -> bytes:
     """Decompress ``data`` (``method``: a key of :data:`DECOMPRESSORS`) to at most ``limit`` bytes.
 
-    Output is produced :data:`CHUNK` bytes at a time, so refusing a bomb costs
-    about ``limit`` bytes.  Concatenated streams are read as one (as
-    :func:`bz2.decompress` does); a truncated or corrupt stream is a :class:`DecodeError`.
+    Output is produced :data:`CHUNK` bytes at a time and joined only once it is
+    known to fit, so refusing a bomb costs about ``limit`` bytes.  Concatenated
+    streams are read as one (as :func:`bz2.decompress` does); a truncated or
+    corrupt stream is a :class:`DecodeError`.
     """
-    out = bytearray()
+    chunks: list[bytes] = []
     try:
         while True:
-            data = _stream(DECOMPRESSORS[method](), data, method == "zlib", out, limit, what)
+            data = _stream(DECOMPRESSORS[method](), data, method == "zlib", chunks, limit, what)
             if not data:
-                return bytes(out)
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
     except DecodeError:
         raise
     except _ERRORS as exc:
         raise DecodeError(f"Corrupt {what} ({method}): {exc}") from exc
 
 
-def _stream(decompressor: Any, data: bytes, zlib_api: bool, out: bytearray, limit: int,
+def _stream(decompressor: Any, data: bytes, zlib_api: bool, chunks: list[bytes], limit: int,
             what: str) -> bytes:
-    """Append one stream's output to ``out``; return the input left after it."""
+    """Append one stream's output to ``chunks``; return the input left after it."""
     pending = data
+    total = sum(map(len, chunks))
     while True:
-        want = min(CHUNK, limit - len(out) + 1) if limit else CHUNK
+        want = min(CHUNK, limit - total + 1) if limit else CHUNK
         chunk = decompressor.decompress(pending, want)
-        out += chunk
-        if limit and len(out) > limit:
+        chunks.append(chunk)
+        total += len(chunk)
+        if limit and total > limit:
             raise too_large(limit, what)
         if decompressor.eof:
             return bytes(decompressor.unused_data)

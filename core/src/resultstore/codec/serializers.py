@@ -76,7 +76,13 @@ def json_dumps(obj: Any) -> bytes:
 
 
 def json_loads(data: bytes | str) -> Any:
-    """Deserialize like ``kombu.utils.json.loads``."""
+    """Deserialize like ``kombu.utils.json.loads`` (bytes are UTF-8, as kombu decodes them).
+
+    Never ``json.loads(bytes)``: it guesses UTF-16/32 from the first bytes and
+    imports that codec's module, so stored bytes would choose imports.
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        data = bytes(data).decode("utf-8")
     return json.loads(data, object_hook=_object_hook)
 
 

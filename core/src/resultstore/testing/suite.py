@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import threading
 import time
 import uuid
@@ -315,6 +316,19 @@ class ConformanceSuite(BackendKit):
         if isinstance(writer.store, KeyValueStore):
             with pytest.raises(SecurityError):
                 make_backend(result_serializer="pickle").get_task_meta(task_id)
+
+    # -- hostile data --------------------------------------------------------------
+    #: Random cases of the fuzz test (``RESULTSTORE_FUZZ_EXAMPLES`` overrides it).
+    fuzz_examples: int = 60
+
+    def test_fuzz_decoding(self, make_backend: MakeBackend) -> None:
+        """Random payloads on every decode entry point: typed errors only, no import, plain data."""
+        fuzz = pytest.importorskip("resultstore.testing.fuzz",
+                                   reason="the fuzz test needs hypothesis (pip install resultstore[testing])")
+        examples = int(os.environ.get("RESULTSTORE_FUZZ_EXAMPLES", self.fuzz_examples))
+        stats = fuzz.fuzz_backend([make_backend(**fuzz.SETTINGS), make_backend(**fuzz.SIGNED)],
+                                  examples)
+        assert stats.cases >= examples and stats.untyped == 0 and not stats.imported
 
     # -- chords ------------------------------------------------------------------
     def _needs_counting(self, backend: ResultBackend) -> None:
