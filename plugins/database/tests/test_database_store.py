@@ -69,6 +69,23 @@ def test_undecodable_row_is_decode_error(pg: MakeBackend) -> None:
         backend.get_task_meta(task_id)
 
 
+def test_signed_result_copied_to_another_row_is_refused(pg: MakeBackend) -> None:
+    """Issue 14 item 3: column values are signed for their own task id."""
+    backend = pg(resultstore_transforms=["hmac-sha256"], resultstore_signing_key="k")
+    source, target = _uid(), _uid()
+    backend.mark_as_failure(source, ValueError("for source only"))
+    assert isinstance(backend.store, DatabaseStore)
+    task = backend.store.tables.task
+    with backend.store.engine.begin() as conn:
+        stolen = conn.execute(sa.select(task.c.result).where(task.c.task_id == source)).scalar()
+    _put_raw(backend, target, states.FAILURE, stolen)
+    assert isinstance(backend.get_task_meta(source)["result"], ValueError)
+    with pytest.raises(SecurityError):
+        backend.get_task_meta(target)
+    with pytest.raises(SecurityError):
+        backend.get_many([target])
+
+
 def test_legacy_pickle_rows_only_when_pickle_is_accepted(pg: MakeBackend) -> None:
     task_id = _uid()
     _put_raw(pg(), task_id, states.SUCCESS, pickle.dumps({"legacy": True}, protocol=2))

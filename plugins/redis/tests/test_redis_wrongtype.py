@@ -69,3 +69,20 @@ def test_cli_get(redis_plain: Deployment, listed: str, capsys: pytest.CaptureFix
     captured = capsys.readouterr()
     text = " ".join((captured.err + captured.out).split())
     assert code == 1 and "Traceback" not in text and "CorruptResultError" in text
+
+
+def test_pushed_corrupt_value_raises_the_wait(backend: resultstore.ResultBackend) -> None:
+    """A malformed value arriving by pub/sub ends the wait with the typed error."""
+    import threading
+
+    task_id = f"pushed-{uuid.uuid4()}"
+    key = backend.keys.task(task_id)
+    timer = threading.Timer(0.5, backend.store.set, (key, b'{"status": "SUCCESS"}', None))
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(CorruptResultError, match="has no 'result'"):
+            AsyncResult(task_id, backend=backend).get(timeout=30)
+    finally:
+        timer.join()
+    assert time.monotonic() - started < 30
