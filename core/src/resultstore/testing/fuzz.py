@@ -215,6 +215,17 @@ def _ids(entry: str) -> tuple[str, str, str]:
     return task_id, group_id, key
 
 
+class Unwritable(Exception):
+    """The store refused the raw write (e.g. an empty value): not a decode case."""
+
+
+def _write(store: Any, key: str, payload: bytes) -> None:
+    try:
+        store.set(key, payload, 60)
+    except Exception as exc:  # the store's own limits (e.g. empty values): the case is skipped
+        raise Unwritable(f"{type(exc).__name__}: {exc}") from exc
+
+
 def _read(backend: ResultBackend, entry: str, payload: bytes, raw: bool, task_id: str,
           group_id: str) -> Any:
     store, codec = backend.store, backend.codec
@@ -224,7 +235,7 @@ def _read(backend: ResultBackend, entry: str, payload: bytes, raw: bool, task_id
             if row is not None:
                 return codec.meta_from_decoded(row, RECORDS.task(task_id))
             return codec.decode_meta(payload, RECORDS.task(task_id))
-        store.set(backend.keys.task(task_id), payload, 60)  # type: ignore[union-attr]
+        _write(store, backend.keys.task(task_id), payload)
         if entry == "task":
             return backend.get_task_meta(task_id, cache=False)
         if entry == "many":
@@ -233,7 +244,7 @@ def _read(backend: ResultBackend, entry: str, payload: bytes, raw: bool, task_id
     if entry in ("group", "restore"):
         if not raw:
             return check_group(codec.decode(payload, RECORDS.group(group_id)))
-        store.set(backend.keys.group(group_id), payload, 60)  # type: ignore[union-attr]
+        _write(store, backend.keys.group(group_id), payload)
         if entry == "group":
             return backend.get_group_meta(group_id)
         return GroupResult.restore(group_id, backend)
@@ -265,6 +276,8 @@ def fuzz_case(backend: ResultBackend, entry: str, base: bytes, layers: list[str]
         stats.outcomes["decoded"] += 1
     except ResultStoreError as exc:
         stats.outcomes[type(exc).__name__] += 1
+    except Unwritable:
+        stats.outcomes["unwritable"] += 1
     except Exception as exc:
         stats.untyped += 1
         raise AssertionError(f"{entry}: untyped {type(exc).__name__}: {exc!s:.300} "
@@ -285,7 +298,7 @@ def warm_up(backend: ResultBackend) -> None:
             try:
                 _read(backend, entry, payload, isinstance(backend.store, KeyValueStore),
                       *_ids(entry)[:2])
-            except ResultStoreError:
+            except (ResultStoreError, Unwritable):
                 pass
 
 
