@@ -319,7 +319,7 @@ class ConformanceSuite(BackendKit):
 
     # -- hostile data --------------------------------------------------------------
     #: Random cases of the fuzz test (``RESULTSTORE_FUZZ_EXAMPLES`` overrides it).
-    fuzz_examples: int = 60
+    fuzz_examples: int = 20
 
     def test_fuzz_decoding(self, make_backend: MakeBackend) -> None:
         """Random payloads on every decode entry point: typed errors only, no import, plain data."""
