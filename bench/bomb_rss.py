@@ -64,20 +64,29 @@ def _read(path: str) -> str:
     return done.stdout.strip()
 
 
+def _build(directory: str, gib: float) -> None:
+    """Write the bombs as files (run in its own process: Linux hands a parent's peak RSS
+    down to every child it spawns, and the lzma encoder alone takes ~100 MiB)."""
+    for index, (name, payload) in enumerate(_bombs(int(gib * (1 << 30))).items()):
+        Path(directory, f"{index}.bomb").write_bytes(payload)
+        Path(directory, f"{index}.name").write_text(name)
+
+
 def main(gib: float = 2.0) -> None:
-    size = int(gib * (1 << 30))
     print(f"baseline (small result): peak RSS MiB, seconds, outcome = {_read('-')}")
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        bombs = _bombs(size)
-        print(f"built {len(bombs)} bombs of {gib} GiB in {time.perf_counter() - started:.0f} s")
-        for name, payload in bombs.items():
-            path = Path(tmp, "bomb")
-            path.write_bytes(payload)
+        subprocess.run([sys.executable, "-m", "bench.bomb_rss", "--build", tmp, str(gib)], check=True)
+        print(f"built 4 bombs of {gib} GiB in {time.perf_counter() - started:.0f} s")
+        for path in sorted(Path(tmp).glob("*.bomb")):
+            name = path.with_suffix(".name").read_text()
             rss, seconds, outcome = _read(str(path)).split(" ", 2)
-            print(f"{name:22} {len(payload):>9} B stored -> peak RSS {rss:>4} MiB, {seconds} s, "
-                  f"{outcome}")
+            print(f"{name:22} {path.stat().st_size:>9} B stored -> peak RSS {rss:>4} MiB, "
+                  f"{seconds} s, {outcome}")
 
 
 if __name__ == "__main__":
-    main(float(sys.argv[1]) if len(sys.argv) > 1 else 2.0)
+    if sys.argv[1:2] == ["--build"]:
+        _build(sys.argv[2], float(sys.argv[3]))
+    else:
+        main(float(sys.argv[1]) if len(sys.argv) > 1 else 2.0)
