@@ -251,7 +251,7 @@ def test_wait_is_pushed_by_the_changes_feed(backend: ResultBackend) -> None:
 
 
 def test_feed_resyncs_after_a_failure(backend: ResultBackend, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A failed long poll (fault injected): back off, re-read update_seq, call on_reconnect."""
+    """A failed long poll (fault injected): back off, re-read the sequence, call on_reconnect."""
     got: list[tuple[str, bytes]] = []
     reconnected, delivered = threading.Event(), threading.Event()
     polls = ChangesSubscriber._poll
@@ -276,6 +276,18 @@ def test_feed_resyncs_after_a_failure(backend: ResultBackend, monkeypatch: pytes
         assert backend.codec.decode(got[0][1])["result"] == "after"
     finally:
         subscriber.close()
+
+
+def test_waits_poll_where_the_feed_is_not_served(backend: ResultBackend,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server (or proxy) refusing ``_changes`` (fault injected: 403): waits still finish."""
+    def refused(self: ChangesSubscriber) -> Any:
+        raise CouchDBHTTPError(403, "forbidden", "no _changes here", "read the _changes feed")
+
+    monkeypatch.setattr(ChangesSubscriber, "_current_seq", refused)
+    task_id = f"poll-{uuid.uuid4()}"
+    threading.Timer(0.3, backend.mark_as_done, args=(task_id, "polled")).start()
+    assert waiter(backend).wait(task_id, timeout=10, interval=0.05)["result"] == "polled"
 
 
 # -- asyncio ------------------------------------------------------------------------------------

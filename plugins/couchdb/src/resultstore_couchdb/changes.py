@@ -1,7 +1,8 @@
 """Push wake-ups from CouchDB's ``_changes`` feed: one long poll per store, for every waiter.
 
-* The feed is read from the database's ``update_seq`` at the time the subscriber is
-  built, so any value written after ``subscribe(key)`` returns is delivered (core reads
+* The feed is read from its sequence at the time the subscriber is built
+  (``_changes?since=now``, which also fails at once where the feed is not served: core
+  then polls those waits), so any value written after ``subscribe(key)`` returns is delivered (core reads
   each key once more after subscribing, for values written before).
 * The feed is not filtered on the server: it returns every change of the database (ids and
   revisions only, no documents), the waited keys are picked out here and their documents
@@ -10,7 +11,7 @@
   therefore seen in the very next answer; a filtered feed (``_doc_ids``) would have to be
   restarted, and would miss changes made while it was.
 * After a lost connection or an error the reader backs off, takes the current
-  ``update_seq`` again and calls ``on_reconnect`` (core re-reads every waited key), so
+  sequence again and calls ``on_reconnect`` (core re-reads every waited key), so
   nothing written meanwhile is missed, even if the server was restarted empty.
 """
 
@@ -63,7 +64,7 @@ class ChangesSubscriber:
         store.client  # noqa: B018 - the store's client ensures the database exists
         self._client = Client(**options)
         try:
-            self._since = self._update_seq()  # raises when the feed's database is unreachable
+            self._since = self._current_seq()  # raises when the feed cannot be read
         except BaseException:
             self._client.close()
             raise
@@ -93,9 +94,12 @@ class ChangesSubscriber:
             return frozenset(self._keys)
 
     # -- the reader thread ------------------------------------------------------------
-    def _update_seq(self) -> Any:
-        response = check(self._client.get(self.store.db), "read the database's update_seq")
-        return response.json()["update_seq"]
+    def _current_seq(self) -> Any:
+        """The feed's current sequence: ``_changes?since=now`` answers at once with it (and
+        fails where the feed is not served, so waits poll instead of waiting for nothing)."""
+        response = check(self._client.get(f"{self.store.db}/_changes", params={"since": "now"}),
+                         "read the _changes feed")
+        return response.json()["last_seq"]
 
     def _poll(self) -> list[str]:
         """One long poll from ``since``: the ids of changed, waited-for documents."""
@@ -120,7 +124,7 @@ class ChangesSubscriber:
         while not self._closed.is_set():
             try:
                 if lost:
-                    self._since = self._update_seq()
+                    self._since = self._current_seq()
                     lost = False
                     self._on_reconnect()
                 ids = self._poll()
