@@ -140,6 +140,10 @@ def _mongodb_setting(pw: str) -> tuple[str, dict[str, Any]]:
             {"mongodb_backend_settings": {"user": "app", "password": pw}})
 
 
+def _couchdb(pw: str) -> tuple[str, dict[str, Any]]:
+    return f"couchdb://admin:{quote(pw, safe='')}@127.0.0.1:{closed_port()}/results", {}
+
+
 CASES = [
     Case("redis", _redis, lambda pw: f"redis://:{pw}@127.0.0.1:1/x"),
     Case("redis (redis_password)", _redis_setting),
@@ -153,6 +157,7 @@ CASES = [
     Case("rpc (broker_url)", _rpc),
     Case("mongodb", _mongodb, lambda pw: f"mongodb://app:{pw}@127.0.0.1:port/results"),
     Case("mongodb (mongodb_backend_settings)", _mongodb_setting),
+    Case("couchdb", _couchdb, lambda pw: f"couchdb://admin:{pw}@127.0.0.1:port/results"),
 ]
 
 

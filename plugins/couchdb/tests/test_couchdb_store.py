@@ -101,10 +101,12 @@ def test_our_options_and_masking() -> None:
     ("couchdb://h/db?sll=true", "Unknown couchdb:// URL option 'sll'"),
     ("couchdb://h/db?ssl=maybe", "true or false"),
     ("couchdb://h/db?timeout=-1", "must be positive"),
+    ("couchdb://admin:pa/ss#wo?rd@h/db", "percent-encode"),  # Celery would take 'pa' as the host
 ])
 def test_bad_urls_are_clear_errors(url: str, message: str) -> None:
-    with pytest.raises(ImproperlyConfigured, match=message):
+    with pytest.raises(ImproperlyConfigured, match=message) as refused:
         CouchDBConfig.from_url(url, resultstore.Settings())
+    assert "pa/ss" not in str(refused.value) and "wo?rd" not in str(refused.value)
 
 
 def test_celery_loads_our_class_by_url(couchdb_url: str) -> None:

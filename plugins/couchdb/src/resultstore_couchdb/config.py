@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from resultstore.config import Settings
 from resultstore.errors import ImproperlyConfigured
+from resultstore.masking import mask_url
 
 __all__ = ["CouchDBConfig"]
 
@@ -69,6 +70,11 @@ class CouchDBConfig:
         scheme, sep, rest = url.partition("://")
         if not sep or scheme != "couchdb":
             raise ImproperlyConfigured(f"Not a couchdb:// URL (scheme {scheme!r}).")
+        userinfo, at, _ = rest.rpartition("@")
+        if at and any(c in userinfo for c in "/?#"):  # urlsplit would cut the password there
+            raise ImproperlyConfigured(
+                "couchdb URL: the user or password holds '/', '?' or '#'; percent-encode them "
+                "(urllib.parse.quote(password, safe='')).")
         parts = urlsplit("http://" + rest)
         try:
             port = parts.port
@@ -116,14 +122,14 @@ class CouchDBConfig:
         return (self.username, self.password) if self.username and self.password else None
 
     def as_uri(self, include_password: bool = False) -> str:
-        """``couchdb://user:**@host:port/database``: the password masked as Celery masks it."""
+        """``couchdb://user:**@host:port/database``: masked by :func:`resultstore.masking.mask_url`."""
         auth = ""
         if self.username or self.password:
-            secret = (quote(self.password or "", safe="") if include_password else "**"
-                      ) if self.password else ""
-            auth = f"{quote(self.username or '', safe='')}{':' + secret if secret else ''}@"
+            secret = f":{quote(self.password, safe='')}" if self.password else ""
+            auth = f"{quote(self.username or '', safe='')}{secret}@"
         host = f"[{self.host}]" if ":" in self.host else self.host
         query = "?ssl=true" if self.ssl else ""
         if self.ca_certs:
             query += f"{'&' if query else '?'}ca_certs={quote(self.ca_certs, safe='/')}"
-        return f"couchdb://{auth}{host}:{self.port}/{quote(self.database, safe='')}{query}"
+        url = f"couchdb://{auth}{host}:{self.port}/{quote(self.database, safe='')}{query}"
+        return url if include_password else mask_url(url)
