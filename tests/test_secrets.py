@@ -144,6 +144,10 @@ def _couchdb(pw: str) -> tuple[str, dict[str, Any]]:
     return f"couchdb://admin:{quote(pw, safe='')}@127.0.0.1:{closed_port()}/results", {}
 
 
+def _consul(pw: str) -> tuple[str, dict[str, Any]]:
+    return f"consul://127.0.0.1:{closed_port()}/results", {"consul_token": pw}
+
+
 CASES = [
     Case("redis", _redis, lambda pw: f"redis://:{pw}@127.0.0.1:1/x"),
     Case("redis (redis_password)", _redis_setting),
@@ -158,6 +162,7 @@ CASES = [
     Case("mongodb", _mongodb, lambda pw: f"mongodb://app:{pw}@127.0.0.1:port/results"),
     Case("mongodb (mongodb_backend_settings)", _mongodb_setting),
     Case("couchdb", _couchdb, lambda pw: f"couchdb://admin:{pw}@127.0.0.1:port/results"),
+    Case("consul (consul_token)", _consul),
 ]
 
 

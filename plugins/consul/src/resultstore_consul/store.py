@@ -65,7 +65,9 @@ def tls_context() -> ssl.SSLContext:
 
 def client_options(config: ConsulConfig) -> dict[str, Any]:
     """``httpx.Client`` arguments: base URL, ACL token header, timeouts, pool."""
-    headers = {"X-Consul-Token": config.token} if config.token else {}
+    # As bytes: a token that is not ASCII (never a real one: they are UUIDs) is sent as UTF-8
+    # and refused by Consul (403) like any wrong token, instead of failing inside httpx.
+    headers = {"X-Consul-Token": config.token.encode("utf-8")} if config.token else {}
     return {"base_url": config.base_url, "headers": headers, "verify": tls_context(),
             "timeout": httpx.Timeout(config.timeout),
             "limits": httpx.Limits(max_connections=config.max_connections,
