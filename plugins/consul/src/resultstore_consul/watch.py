@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 #: Seconds Consul holds a blocking query when nothing changes.
 WAIT = 25.0
 BACKOFF, BACKOFF_MAX = 0.1, 5.0
+#: An answer sooner than this without a new index is treated as spurious (then a pause).
+SPURIOUS = 0.05
 
 
 class ConsulWatcher:
@@ -141,12 +144,15 @@ class ConsulWatcher:
                     idle = False
                     self._deliver(names)
                     continue
+                started = time.monotonic()
                 index, names = self._poll(self._index)
                 if index < self._index:
                     index = 0  # the index went backwards: start over
                 changed, self._index = index != self._index, index
                 if changed:
                     self._deliver(names)
+                elif time.monotonic() - started < SPURIOUS:  # an early answer without change:
+                    self._closed.wait(SPURIOUS)              # do not spin (Consul's advice)
                 delay = BACKOFF
             except Exception as exc:  # noqa: BLE001 - any failure: back off, resync, go on
                 if self._closed.is_set():
