@@ -7,7 +7,13 @@ results go through the installed SDK's own code, as ours do.
 
 What Celery 5.7.0's backend does with SDK 4.6 (each asserted below):
 
-* it instantiates (SDK 4 imports) and a missing document reads as ``None`` (PENDING);
+* it instantiates (SDK 4 imports), but its first operation fails: it opens the cluster with
+  ``Cluster(uri, PasswordAuthenticator(...))`` (or ``Cluster(uri, None)`` without
+  credentials) and SDK 4 wants ``ClusterOptions(authenticator)``: ``InvalidArgumentException:
+  Authenticator is mandatory.`` (the fake runs the SDK's own ``ClusterSettings`` on the
+  arguments, so this is the SDK's answer; checked against a real ``Cluster`` too);
+* given ``ClusterOptions`` (the ``sdk4_cluster`` fixture below), a missing document reads as
+  ``None`` (PENDING: it catches ``DocumentNotFoundException``);
 * ``set`` passes ``ttl=<result_expires>`` to ``upsert``: SDK 4 has no ``ttl`` option and
   refuses it (``AttributeError`` from its request object), so with the default
   ``result_expires`` (one day) Celery cannot store a result; with ``result_expires = None``
@@ -15,9 +21,9 @@ What Celery 5.7.0's backend does with SDK 4.6 (each asserted below):
 * ``get`` reads ``GetResult.content``, which SDK 4 does not have (``value`` / ``content_as``):
   reading an existing result raises ``AttributeError``, as does ``mget``.
 
-So the cross-reads below run Celery's backend with ``result_expires = None`` (its writes)
-and with ``GetResult.content`` aliased to ``value`` (its reads): the documents each side
-writes are what the other reads, byte for byte in the layout.
+So the cross-reads below run Celery's backend with its cluster opened through
+``ClusterOptions``, with ``result_expires = None`` (its writes) and with ``GetResult.content``
+aliased to ``value`` (its reads): the documents each side writes are what the other reads.
 """
 
 from __future__ import annotations
@@ -26,10 +32,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import celery.backends.couchbase as celery_couchbase
+import couchbase.cluster
 import pytest
 from celery import Celery
 from celery.backends.couchbase import CouchbaseBackend as CeleryCouchbaseBackend
 from couchbase.constants import FMT_JSON
+from couchbase.exceptions import InvalidArgumentException
+from couchbase.options import ClusterOptions
 from couchbase.result import GetResult
 from couchbase_fake.server import DocumentServer
 
@@ -55,6 +65,17 @@ def celery_backend(couchbase_url: str) -> Iterator[CeleryMaker]:
 
 
 @pytest.fixture
+def sdk4_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Celery's ``Cluster(uri, authenticator)`` as SDK 4 wants it: ``Cluster(uri, ClusterOptions(...))``."""
+    cluster_class = couchbase.cluster.Cluster  # the stand-in's, or the real one
+
+    def cluster(uri: str, authenticator: Any) -> Any:
+        return cluster_class(uri, ClusterOptions(authenticator))
+
+    monkeypatch.setattr(celery_couchbase, "Cluster", cluster)
+
+
+@pytest.fixture
 def content_alias(monkeypatch: pytest.MonkeyPatch) -> None:
     """SDK 3's ``GetResult.content`` (what Celery reads), as an alias of SDK 4's ``value``."""
     monkeypatch.setattr(GetResult, "content", property(lambda result: result.value), raising=False)
@@ -69,7 +90,14 @@ def _uid() -> str:
     return str(uuid.uuid4())
 
 
-def test_celery_backend_as_it_is_on_sdk4(celery_backend: CeleryMaker) -> None:
+def test_celery_backend_cannot_connect_with_sdk4(celery_backend: CeleryMaker) -> None:
+    celery = celery_backend()  # instantiates
+    with pytest.raises(InvalidArgumentException, match="Authenticator is mandatory"):
+        celery.get_task_meta(_uid())
+
+
+def test_celery_backend_on_sdk4_given_cluster_options(celery_backend: CeleryMaker,
+                                                      sdk4_cluster: None) -> None:
     celery = celery_backend()
     missing = _uid()
     assert celery.get_task_meta(missing)["status"] == states.PENDING  # missing -> None, not raised
@@ -84,7 +112,8 @@ def test_celery_backend_as_it_is_on_sdk4(celery_backend: CeleryMaker) -> None:
         no_expiry.mget([no_expiry.get_key_for_task(task_id)])
 
 
-def test_celery_writes_resultstore_reads(celery_backend: CeleryMaker, ours: MakeBackend) -> None:
+def test_celery_writes_resultstore_reads(celery_backend: CeleryMaker, ours: MakeBackend,
+                                        sdk4_cluster: None) -> None:
     celery = celery_backend(result_expires=None)
     done, failed, group_id = _uid(), _uid(), _uid()
     celery.mark_as_done(done, {"answer": [1, 2, "three"]})
@@ -103,7 +132,7 @@ def test_celery_writes_resultstore_reads(celery_backend: CeleryMaker, ours: Make
 
 
 def test_resultstore_writes_celery_reads(celery_backend: CeleryMaker, ours: MakeBackend,
-                                         content_alias: None) -> None:
+                                         sdk4_cluster: None, content_alias: None) -> None:
     backend = ours()
     done, failed, group_id = _uid(), _uid(), _uid()
     backend.mark_as_done(done, {"answer": 42})
@@ -124,7 +153,7 @@ def test_resultstore_writes_celery_reads(celery_backend: CeleryMaker, ours: Make
 
 
 def test_same_document_layout(celery_backend: CeleryMaker, ours: MakeBackend,
-                              only_fake: DocumentServer) -> None:
+                              only_fake: DocumentServer, sdk4_cluster: None) -> None:
     """Both sides store the payload as a JSON string document (flags FMT_JSON) under Celery's key."""
     celery_id, our_id = _uid(), _uid()
     celery_backend(result_expires=None).mark_as_done(celery_id, "same")

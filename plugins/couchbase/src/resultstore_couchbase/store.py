@@ -37,7 +37,7 @@ from couchbase.options import (
 
 from resultstore.blob import PerProcess, generic_transient
 from resultstore.config import Settings
-from resultstore.errors import BackendError
+from resultstore.errors import BackendError, ImproperlyConfigured
 from resultstore.spec import Capability, ChordProgress, KeyValueStore
 
 from .chords import CouchbaseChords
@@ -62,13 +62,16 @@ def connect(config: CouchbaseConfig) -> tuple[Any, Any]:
     from couchbase.auth import PasswordAuthenticator
     from couchbase.options import ClusterOptions, ClusterTimeoutOptions
 
+    if not (config.username and config.password):
+        raise ImproperlyConfigured(
+            "couchbase:// needs a username and a password (the SDK 4 has no anonymous access): "
+            "give them in the URL (couchbase://user:password@host/bucket) or in "
+            "couchbase_backend_settings.")
+    bootstrap = timedelta(seconds=config.connect_timeout)
     timeouts = ClusterTimeoutOptions(kv_timeout=timedelta(seconds=config.timeout),
-                                     connect_timeout=timedelta(seconds=config.connect_timeout))
-    if config.username and config.password:
-        options = ClusterOptions(PasswordAuthenticator(config.username, config.password),
-                                 timeout_options=timeouts)
-    else:
-        options = ClusterOptions(None, timeout_options=timeouts)
+                                     connect_timeout=bootstrap, bootstrap_timeout=bootstrap)
+    options = ClusterOptions(PasswordAuthenticator(config.username, config.password),
+                             timeout_options=timeouts)
     cluster = cluster_module.Cluster(config.connstr, options)
     try:
         bucket = cluster.bucket(config.bucket)

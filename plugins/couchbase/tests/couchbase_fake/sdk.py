@@ -20,6 +20,7 @@ from types import SimpleNamespace
 from typing import Any, ClassVar
 
 from couchbase import exceptions as cb
+from couchbase.logic.cluster_settings import ClusterSettings
 from couchbase.logic.options import get_valid_multi_args
 from couchbase.logic.pycbc_core import pycbc_kv_request
 from couchbase.options import GetMultiOptions, RemoveMultiOptions, UpsertMultiOptions, forward_args
@@ -160,7 +161,8 @@ class FakeBucket:
 
 
 class FakeCluster:
-    """``Cluster(connstr, options)``; every bucket name is served by :attr:`server`."""
+    """``Cluster(connstr, *options, **kwargs)`` as the SDK checks them; every bucket is served by
+    :attr:`server`."""
 
     #: Set by the tests (a :class:`DocumentServer` or a remote proxy of one).
     server: ClassVar[Any] = None
@@ -168,12 +170,13 @@ class FakeCluster:
     opened: ClassVar[list[tuple[str, Any]]] = []
 
     def __init__(self, connstr: str, *options: Any, **kwargs: Any) -> None:
-        if not isinstance(connstr, str) or "://" not in connstr:
-            raise cb.InvalidArgumentException(message=f"bad connection string {connstr!r}")
+        # The SDK's own processing of the connection string and options (no connection is made):
+        # it refuses a missing authenticator, bad options and bad connection strings.
+        self.settings = ClusterSettings.build_cluster_settings(connstr, *options, **kwargs)
         if self.server is None:
             raise cb.UnAmbiguousTimeoutException(message="no stand-in server configured")
         self.connstr = connstr
-        FakeCluster.opened.append((connstr, options[0] if options else kwargs))
+        FakeCluster.opened.append((connstr, self.settings))
         self.closed = False
 
     def bucket(self, name: str) -> FakeBucket:

@@ -1,0 +1,234 @@
+"""The Couchbase store's own behaviour: URL and settings as Celery reads them, the payload
+layout, native expiry, batching (SDK calls counted), CAS, retry classification."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from couchbase import exceptions as cb
+from couchbase.constants import FMT_BYTES, FMT_JSON
+from couchbase_fake.sdk import FakeCluster, FakeCollection
+from couchbase_fake.server import DocumentServer
+
+import resultstore
+from resultstore import states
+from resultstore.config import Settings
+from resultstore.errors import ImproperlyConfigured
+from resultstore_couchbase import CouchbaseConfig, CouchbaseStore
+from resultstore_couchbase.payload import TRANSCODER
+from resultstore_couchbase.store import expiry
+
+MakeBackend = Callable[..., resultstore.ResultBackend]
+
+
+def _config(url: str | None, **settings: Any) -> CouchbaseConfig:
+    return CouchbaseConfig.from_url(url, Settings(settings))
+
+
+# -- URL and settings ------------------------------------------------------------------------
+def test_url_as_celery_reads_it() -> None:
+    config = _config("couchbase://app:p%40ss%2Fw@db.example:11210/results")
+    assert (config.host, config.port, config.bucket) == ("db.example", 11210, "results")
+    assert (config.username, config.password) == ("app", "p@ss/w")
+    assert config.connstr == "couchbase://db.example:11210"
+
+
+def test_defaults_are_celerys() -> None:
+    config = _config("couchbase://")
+    assert (config.host, config.port, config.bucket, config.username) == ("localhost", 8091, "default", None)
+    assert config.connstr == "couchbase://localhost"  # 8091 is the HTTP port: SDK 4's default KV port
+
+
+def test_settings_fill_what_the_url_lacks_and_the_url_wins() -> None:
+    settings = {"couchbase_backend_settings": {"host": "h2", "port": 11207, "bucket": "b2",
+                                               "username": "u2", "password": "p2"}}
+    assert _config("couchbase://", **settings) == CouchbaseConfig("h2", 11207, "b2", "u2", "p2")
+    config = _config("couchbase://u1:p1@h1/b1", **settings)
+    assert (config.host, config.port, config.bucket, config.username, config.password) == \
+        ("h1", 11207, "b1", "u1", "p1")
+
+
+def test_own_settings() -> None:
+    config = _config("couchbase://", couchbase_backend_settings={
+        "connection_string": "couchbases://a,b?network=external", "scope": "s", "collection": "c",
+        "timeout": 5, "connect_timeout": "3"})
+    assert config.connstr == "couchbases://a,b?network=external"
+    assert (config.scope, config.collection, config.timeout, config.connect_timeout) == ("s", "c", 5.0, 3.0)
+
+
+@pytest.mark.parametrize("url, settings, message", [
+    ("couchbase://h:port/b", {}, "port must be a number"),
+    ("redis://h", {}, "Not a couchbase"),
+    ("couchbase://", {"couchbase_backend_settings": ["host"]}, "grouped in a dict"),
+    ("couchbase://", {"couchbase_backend_settings": {"hots": "x"}}, "Unknown"),
+    ("couchbase://", {"couchbase_backend_settings": {"timeout": 0}}, "positive"),
+])
+def test_bad_configuration_is_refused(url: str, settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match=message):
+        _config(url, **settings)
+
+
+def test_as_uri_masks_the_password() -> None:
+    config = _config("couchbase://app:s%3Bcret@h/b")
+    assert config.as_uri() == "couchbase://app:**@h:8091/b"
+    assert "s%3Bcret" in config.as_uri(include_password=True)
+    assert "cret" not in repr(config)
+
+
+def test_cluster_opened_with_credentials_and_timeouts(only_fake: DocumentServer,
+                                                      open_backend: MakeBackend) -> None:
+    FakeCluster.opened.clear()
+    backend = open_backend("couchbase://app:pw@10.0.0.9:11210/results",
+                           couchbase_backend_settings={"timeout": 4, "connect_timeout": 2})
+    backend.mark_as_done(str(uuid.uuid4()), 1)
+    connstr, settings = FakeCluster.opened[-1]
+    assert connstr == "couchbase://10.0.0.9:11210"
+    assert settings.auth["username"] == "app"
+    assert settings.cluster_options["timeout_options"] == {
+        "key_value_timeout": 4000, "connect_timeout": 2000, "bootstrap_timeout": 2000}
+
+
+def test_credentials_are_required(open_backend: MakeBackend) -> None:
+    """SDK 4 refuses a cluster without an authenticator; we say so before trying."""
+    backend = open_backend("couchbase://127.0.0.1/results")
+    with pytest.raises(ImproperlyConfigured, match="username and a password"):
+        backend.mark_as_done(str(uuid.uuid4()), 1)
+
+
+# -- layout and payloads ---------------------------------------------------------------------
+def _doc(server: DocumentServer, key: str) -> tuple[bytes, int, int, float | None]:
+    return next(doc for where, doc in server.docs.items() if where[-1] == key)
+
+
+def test_text_payload_is_a_json_string_document(only_fake: DocumentServer,
+                                                open_backend: MakeBackend, couchbase_url: str) -> None:
+    task_id = str(uuid.uuid4())
+    open_backend(couchbase_url).mark_as_done(task_id, {"x": 1})
+    value, flags, _, _ = _doc(only_fake, f"celery-task-meta-{task_id}")
+    assert flags == FMT_JSON
+    assert json.loads(json.loads(value))["result"] == {"x": 1}
+
+
+def test_binary_payload_is_stored_as_bytes(only_fake: DocumentServer, open_backend: MakeBackend,
+                                           couchbase_url: str) -> None:
+    """Pickle payloads are raw bytes (FMT_BYTES); Celery's JSON transcoder cannot store them."""
+    task_id = str(uuid.uuid4())
+    backend = open_backend(couchbase_url, result_serializer="pickle", accept_content=["pickle", "json"],
+                           result_accept_content=["pickle", "json"])
+    backend.mark_as_done(task_id, {1, 2, 3})
+    assert _doc(only_fake, f"celery-task-meta-{task_id}")[1] == FMT_BYTES
+    assert backend.get_task_meta(task_id, cache=False)["result"] == {1, 2, 3}
+
+
+def test_a_json_object_document_reads_as_its_json_text() -> None:
+    """A document another program wrote as a JSON object reaches the codec as its JSON text."""
+    assert TRANSCODER.decode_value(b'{"status": "SUCCESS"}', FMT_JSON) == b'{"status": "SUCCESS"}'
+    assert TRANSCODER.decode_value(b'"text"', FMT_JSON) == b"text"
+    assert TRANSCODER.decode_value(b"\x80raw", FMT_BYTES) == b"\x80raw"
+    assert TRANSCODER.encode_value(b"\xff\x00") == (b"\xff\x00", FMT_BYTES)
+
+
+# -- expiry ------------------------------------------------------------------------------------
+def test_native_expiry_per_state(only_fake: DocumentServer, open_backend: MakeBackend,
+                                 couchbase_url: str) -> None:
+    backend = open_backend(couchbase_url, result_expires=600, result_failure_expires=60)
+    ok, bad = str(uuid.uuid4()), str(uuid.uuid4())
+    backend.mark_as_done(ok, 1)
+    backend.mark_as_failure(bad, ValueError("x"))
+    now = time.time()
+    assert 590 < (_doc(only_fake, f"celery-task-meta-{ok}")[3] or 0) - now <= 600
+    assert 50 < (_doc(only_fake, f"celery-task-meta-{bad}")[3] or 0) - now <= 60
+    forever = open_backend(couchbase_url, result_expires=None)
+    kept = str(uuid.uuid4())
+    forever.mark_as_done(kept, 1)
+    assert _doc(only_fake, f"celery-task-meta-{kept}")[3] is None
+
+
+def test_expired_document_reads_pending(open_backend: MakeBackend, couchbase_url: str) -> None:
+    backend = open_backend(couchbase_url, result_expires=1)
+    task_id = str(uuid.uuid4())
+    backend.mark_as_done(task_id, 1)
+    assert backend.get_task_meta(task_id, cache=False)["status"] == states.SUCCESS
+    time.sleep(2.2)
+    assert backend.get_task_meta(task_id, cache=False)["status"] == states.PENDING
+
+
+def test_expiry_is_whole_seconds_rounded_up() -> None:
+    assert expiry(None) is None and expiry(0) is None
+    assert expiry(0.2) == timedelta(seconds=1) and expiry(2.5) == timedelta(seconds=3)
+
+
+# -- batching (SDK calls counted) -----------------------------------------------------------------
+def test_get_many_is_one_get_multi(only_fake: DocumentServer, open_backend: MakeBackend,
+                                   couchbase_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = open_backend(couchbase_url)
+    ids = [str(uuid.uuid4()) for _ in range(50)]
+    for task_id in ids[:40]:
+        backend.mark_as_done(task_id, task_id)
+    calls: list[str] = []
+
+    def counted(name: str) -> Callable[..., Any]:
+        original = getattr(FakeCollection, name)
+
+        def call(self: FakeCollection, *args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            return original(self, *args, **kwargs)
+        return call
+
+    for name in ("get", "get_multi"):
+        monkeypatch.setattr(FakeCollection, name, counted(name))
+    found = backend.get_many(ids, cache=False)
+    assert calls == ["get_multi"]
+    assert {found[i]["status"] for i in ids[:40]} == {states.SUCCESS}
+    assert {found[i]["status"] for i in ids[40:] if i in found} <= {states.PENDING}
+
+
+def test_store_set_many_and_delete_many(couchbase_url: str) -> None:
+    store = CouchbaseStore.from_url(couchbase_url, Settings())
+    try:
+        keys = {f"rs-test-{uuid.uuid4()}": f"v{i}".encode() for i in range(5)}
+        store.set_many(keys, 60)
+        assert store.mget([*keys, "rs-test-missing"]) == [*keys.values(), None]
+        store.delete_many([*keys, "rs-test-missing"])
+        assert store.mget(list(keys)) == [None] * 5
+    finally:
+        store.close()
+
+
+# -- CAS ---------------------------------------------------------------------------------------------
+def test_guarded_set_replaces_by_cas_and_keeps_success(couchbase_url: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    store = CouchbaseStore.from_url(couchbase_url, Settings())
+    try:
+        key = f"rs-test-{uuid.uuid4()}"
+        assert store.set_unless_prefix(key, b"STARTED", 60, b"SUCCESS")
+        # A writer slips in between our read and our replace: the CAS refuses ours, we read again.
+        original, slipped = store.read, []
+
+        def read_then_race(k: str) -> Any:
+            found = original(k)
+            if not slipped:
+                slipped.append(1)
+                store.set(k, b"SUCCESS-by-another", 60)
+            return found
+
+        monkeypatch.setattr(store, "read", read_then_race)
+        assert store.set_unless_prefix(key, b"RETRY", 60, b"SUCCESS") is False
+        assert store.get(key) == b"SUCCESS-by-another"
+    finally:
+        store.close()
+
+
+def test_transient_errors_are_retried() -> None:
+    store = CouchbaseStore(CouchbaseConfig())
+    assert store.exception_safe_to_retry(cb.AmbiguousTimeoutException(message="t"))
+    assert store.exception_safe_to_retry(cb.TemporaryFailException(message="t"))
+    assert store.exception_safe_to_retry(cb.ServiceUnavailableException(message="t"))
+    assert not store.exception_safe_to_retry(cb.DocumentExistsException(message="t"))
+    assert not store.exception_safe_to_retry(cb.AuthenticationException(message="t"))
