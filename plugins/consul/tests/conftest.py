@@ -48,3 +48,9 @@ def consul_url(consul_server: str) -> str:
 @pytest.fixture(scope="session")
 def real_consul() -> bool:
     return bool(REAL_URL)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # python-consul2 (Celery's client, used by the cross-read tests) warns about Consul APIs
+    # it wraps each time a client is built; none of them is used here.
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:consul.base")

@@ -24,6 +24,7 @@ persistence, no datacenters.
 from __future__ import annotations
 
 import base64
+import bisect
 import copy
 import json
 import re
@@ -35,9 +36,41 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+
+class Store(dict):  # type: ignore[type-arg]
+    """The KV entries, with a sorted key list for prefix reads (rebuilt after a key is added
+    or removed), so a prefix costs O(log n + matches) however many keys the session left."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sorted: list[str] | None = None
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key not in self:
+            self._sorted = None
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._sorted = None
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self._sorted = None
+        return super().pop(key, *default)
+
+    def prefixed(self, prefix: str) -> list[str]:
+        if self._sorted is None:
+            self._sorted = sorted(self)
+        start = bisect.bisect_left(self._sorted, prefix)
+        end = start
+        while end < len(self._sorted) and self._sorted[end].startswith(prefix):
+            end += 1
+        return self._sorted[start:end]
+
+
 LOCK = threading.Lock()
 CHANGED = threading.Condition(LOCK)
-KV: dict[str, dict[str, Any]] = {}
+KV = Store()
 SESSIONS: dict[str, dict[str, Any]] = {}
 INDEX = [1]
 MAX_OPS = 64
@@ -123,7 +156,7 @@ def unlock(key: str, value: bytes | None, flags: int | None, session: str) -> bo
 
 
 def delete(key: str, recurse: bool = False) -> None:
-    for name in [k for k in KV if k.startswith(key)] if recurse else [key]:
+    for name in KV.prefixed(key) if recurse else [key]:
         KV.pop(name, None)
     bump()
     CHANGED.notify_all()
@@ -131,7 +164,7 @@ def delete(key: str, recurse: bool = False) -> None:
 
 def kv_index(key: str, recurse: bool) -> int:
     if recurse:
-        return max([e["ModifyIndex"] for k, e in KV.items() if k.startswith(key)] or [INDEX[0]])
+        return max([KV[k]["ModifyIndex"] for k in KV.prefixed(key)] or [INDEX[0]])
     return KV[key]["ModifyIndex"] if key in KV else INDEX[0]
 
 
@@ -145,10 +178,10 @@ def kv_get(key: str, params: dict[str, str]) -> tuple[int, Any, int]:
             expire_sessions()
     index = kv_index(key, recurse)
     if "keys" in params:
-        names = sorted(k for k in KV if k.startswith(key))
+        names = KV.prefixed(key)
         return (200 if names else 404), names, index
     if recurse:
-        found = [entry(k) for k in sorted(KV) if k.startswith(key)]
+        found = [entry(k) for k in KV.prefixed(key)]
         return (200 if found else 404), found, index
     return (200, [entry(key)], index) if key in KV else (404, None, index)
 
@@ -205,7 +238,7 @@ def txn(ops: list[Any]) -> tuple[int, Any]:
                 if current is None:
                     failed = f"key {key!r} doesn't exist"
             elif verb == "get-tree":
-                results += [{"KV": entry(k)} for k in sorted(KV) if k.startswith(key)]
+                results += [{"KV": entry(k)} for k in KV.prefixed(key)]
                 continue
             elif verb == "check-index":
                 if not current or current["ModifyIndex"] != index:
