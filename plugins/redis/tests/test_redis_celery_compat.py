@@ -1,6 +1,6 @@
 """Wire compatibility with Celery 5.7's own ``celery.backends.redis.RedisBackend``.
 
-Both directions, on one real redis-server: single results, groups, chords whose
+Both directions, on a real redis-server and on a real valkey-server: single results, groups, chords whose
 parts are recorded partly by Celery and partly by us (each body exactly once),
 and a Celery client blocked in ``AsyncResult.get`` (pub/sub only) woken by a
 result we store.
@@ -41,9 +41,9 @@ class CompatError(Exception):
 
 
 @pytest.fixture(scope="module")
-def celery_env(redis_plain: Deployment) -> Iterator[dict[str, Any]]:
+def celery_env(plain_server: Deployment) -> Iterator[dict[str, Any]]:
     """A Celery app whose ``app.backend`` is Celery's own RedisBackend on the test server."""
-    port = redis_plain.servers[0].port
+    port = plain_server.servers[0].port
     app = Celery("rs-compat", broker="memory://", set_as_current=False)
     app.conf.update(result_backend="celery.backends.redis:RedisBackend", redis_host="127.0.0.1",
                     redis_port=port, redis_db=0, task_always_eager=True, task_store_eager_result=True,

@@ -1,5 +1,6 @@
 """1000 chords x 10 parts from 8 processes: every chord completes exactly once,
-also when redis-server restarts mid-way (``result_backend_always_retry``)."""
+also when the server restarts mid-way (``result_backend_always_retry``); the restart run on
+redis-server and on valkey-server."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redis_servers import start_redis
+from redis_servers import SERVER_KINDS, start_redis
 
 import resultstore
 from resultstore import states
@@ -48,8 +49,9 @@ def _worker(args: tuple[str, list[tuple[str, int]]]) -> list[tuple[str, list[Any
 
 
 @pytest.fixture
-def durable(tmp_path: Path) -> Iterator[ServerProcess]:
-    server = start_redis(tmp_path, "--appendonly", "yes", "--appendfsync", "no")
+def durable(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    kind = getattr(request, "param", "redis")
+    server = start_redis(tmp_path, "--appendonly", "yes", "--appendfsync", "no", kind=kind)
     yield server
     server.stop()
 
@@ -95,6 +97,7 @@ def test_chords_exactly_once_from_8_processes(durable: ServerProcess) -> None:
     assert completions == Counter(groups)
 
 
+@pytest.mark.parametrize("durable", SERVER_KINDS, indirect=True)
 def test_chords_exactly_once_across_a_restart(durable: ServerProcess) -> None:
     completions, groups, _ = _run(durable, restart_at=0.4)
     assert completions == Counter(groups)

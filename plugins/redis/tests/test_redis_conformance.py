@@ -1,4 +1,4 @@
-"""The conformance kit on every Redis deployment shape (real servers)."""
+"""The conformance kit on every Redis deployment shape, and on Valkey (real servers)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,14 @@ class TestRedisPlain(ConformanceSuite):
     @pytest.fixture
     def make_backend(self, redis_plain: Deployment) -> Iterator[MakeBackend]:
         yield from opened(redis_plain)
+
+
+class TestValkeyPlain(ConformanceSuite):
+    """The whole kit on valkey-server 9 (Redis's fork; managed offerings default to it)."""
+
+    @pytest.fixture
+    def make_backend(self, valkey_plain: Deployment) -> Iterator[MakeBackend]:
+        yield from opened(valkey_plain)
 
 
 class TestRedisTLS(ConformanceSuite):

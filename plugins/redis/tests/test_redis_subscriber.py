@@ -1,4 +1,6 @@
-"""The shared pub/sub subscriber: one connection, confirmed subscriptions, bounded state."""
+"""The shared pub/sub subscriber: one connection, confirmed subscriptions, bounded state.
+
+On redis-server and on valkey-server (``plain_server``)."""
 
 from __future__ import annotations
 
@@ -37,15 +39,15 @@ class Inbox:
 
 
 @pytest.fixture
-def backend(redis_plain: Deployment) -> Iterator[resultstore.ResultBackend]:
-    backend = redis_plain.connect()
+def backend(plain_server: Deployment) -> Iterator[resultstore.ResultBackend]:
+    backend = plain_server.connect()
     yield backend
     backend.close()
 
 
 @pytest.fixture
-def raw(redis_plain: Deployment) -> Iterator[redis.Redis]:
-    client = redis.Redis(port=redis_plain.servers[0].port)
+def raw(plain_server: Deployment) -> Iterator[redis.Redis]:
+    client = redis.Redis(port=plain_server.servers[0].port)
     yield client
     client.close()
 
@@ -120,6 +122,53 @@ def test_resubscribes_after_the_server_kills_the_connection(
     for task_id in task_ids:
         backend.mark_as_done(task_id, task_id)
     assert inbox.wait_for(lambda: len(inbox.messages) == len(task_ids))
+
+
+def test_redundant_unsubscribe_keeps_delivering(backend: resultstore.ResultBackend,
+                                                inbox_and_subscriber: tuple[Inbox, Any]) -> None:
+    """An UNSUBSCRIBE on a connection with no subscription left (celery/celery#9092: Valkey
+    8.0 answered it with a NOSUB error, later versions with a plain reply) is harmless."""
+    inbox, subscriber = inbox_and_subscriber
+    gone = backend.keys.task(f"r-{uuid.uuid4()}")
+    subscriber.subscribe(gone)
+    subscriber.unsubscribe(gone)
+    with subscriber._lock:  # what a stale client-side view would send
+        subscriber._send("UNSUBSCRIBE", gone)
+        subscriber._send("UNSUBSCRIBE")
+    task_id = f"r-{uuid.uuid4()}"
+    subscriber.subscribe(backend.keys.task(task_id))
+    backend.mark_as_done(task_id, "still delivered")
+    assert inbox.wait_for(lambda: backend.keys.task(task_id) in inbox.messages)
+    assert inbox.reconnects == 0  # the error reply did not cost the connection
+
+
+def test_nosub_error_reply_is_ignored(backend: resultstore.ResultBackend,
+                                      inbox_and_subscriber: tuple[Inbox, Any],
+                                      caplog: pytest.LogCaptureFixture) -> None:
+    """Valkey 8.0's NOSUB reply itself (9.x no longer sends it): read, ignored, not logged as
+    an error, delivery goes on on the same connection."""
+    inbox, subscriber = inbox_and_subscriber
+    conn = subscriber._conn
+    original = conn.read_response
+    calls = 0
+
+    def nosub_once(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise redis.exceptions.ResponseError(
+                "NOSUB 'unsubscribe' command executed not in subscribed mode")
+        return original(*args, **kwargs)
+
+    conn.read_response = nosub_once
+    task_id = f"n-{uuid.uuid4()}"
+    with caplog.at_level("DEBUG", logger="resultstore_redis.subscriber"):
+        subscriber.subscribe(backend.keys.task(task_id))
+        backend.mark_as_done(task_id, "after NOSUB")
+        assert inbox.wait_for(lambda: backend.keys.task(task_id) in inbox.messages)
+    assert calls >= 2 and subscriber._conn is conn and inbox.reconnects == 0
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "WARNING")]
+    assert any("NOSUB" in r.getMessage() for r in caplog.records)
 
 
 def test_handler_errors_do_not_stop_delivery(backend: resultstore.ResultBackend) -> None:

@@ -21,6 +21,9 @@ declaration (``requires(Capability.X)``), never by catching errors.
 from .faults import CallCounter, FlakyStore
 from .kit import requires
 from .opening import opened_backends
+from .outage import OutageSuite, Proxied
+from .proxy import FaultProxy
 from .suite import ConformanceSuite
 
-__all__ = ["ConformanceSuite", "requires", "FlakyStore", "CallCounter", "opened_backends"]
+__all__ = ["ConformanceSuite", "requires", "FlakyStore", "CallCounter", "opened_backends",
+           "OutageSuite", "Proxied", "FaultProxy"]

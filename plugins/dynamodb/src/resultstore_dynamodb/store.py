@@ -88,7 +88,8 @@ class DynamoDBStore(KeyValueStore):
         self.table = config.table_name
         self.clock = clock
         self.client = client or boto3.client(
-            "dynamodb", config=BotoConfig(retries={"mode": "standard", "max_attempts": 3}),
+            "dynamodb", config=BotoConfig(**{"retries": {"mode": "standard", "max_attempts": 3},
+                                             **config.client_config}),
             **self._client_options())
         self._ready = False
         self._lock = threading.Lock()

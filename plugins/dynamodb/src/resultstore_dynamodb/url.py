@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from resultstore.config import Settings
@@ -47,6 +48,8 @@ class DynamoDBConfig:
     #: ``ttl_seconds`` from the URL: None = not given (resultstore uses result_expires),
     #: >= 0 = Celery's fixed item lifetime with table TTL enabled, < 0 = TTL disabled.
     ttl_seconds: int | None = None
+    #: ``dynamodb_client_config``: botocore ``Config`` arguments (timeouts, retries) over ours.
+    client_config: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_url(cls, url: str, settings: Settings) -> DynamoDBConfig:
@@ -81,6 +84,7 @@ class DynamoDBConfig:
             read_capacity_units=_int(query, "read", 1) or 1,
             write_capacity_units=_int(query, "write", 1) or 1,
             ttl_seconds=_int(query, "ttl_seconds", None),
+            client_config=dict(settings.get("dynamodb_client_config") or {}),
         )
 
     def as_uri(self, include_password: bool = False) -> str:

@@ -22,6 +22,10 @@ class GCSConfig:
     #: ``gcs_ttl``: when set, every object's ``customTime`` is now + ttl (Celery's meaning).
     ttl: float = 0.0
     threadpool_maxsize: int = 10
+    #: ``gcs_timeout``: seconds per HTTP request (google-cloud-storage's default is 60).
+    timeout: float = 60.0
+    #: ``gcs_retry_deadline``: seconds the client library retries one call (its default: 120).
+    retry_deadline: float = 120.0
 
     @classmethod
     def from_url(cls, url: str, settings: Settings) -> GCSConfig:
@@ -36,13 +40,16 @@ class GCSConfig:
         try:
             ttl = float(merged.get("gcs_ttl") or 0)
             pool = int(merged.get("gcs_threadpool_maxsize") or 10)
+            timeout = float(merged.get("gcs_timeout") or 60.0)
+            deadline = float(merged.get("gcs_retry_deadline") or 120.0)
         except ValueError as exc:
-            raise ImproperlyConfigured(f"gcs_ttl / gcs_threadpool_maxsize: {exc}") from None
+            raise ImproperlyConfigured(
+                f"gcs_ttl / gcs_threadpool_maxsize / gcs_timeout / gcs_retry_deadline: {exc}") from None
         if ttl < 0:
             raise ImproperlyConfigured(f"Invalid ttl: {ttl} must be greater than or equal to 0")
         return cls(bucket=bucket, project=project,
                    base_path=str(merged.get("gcs_base_path") or "").strip("/"), ttl=ttl,
-                   threadpool_maxsize=pool)
+                   threadpool_maxsize=pool, timeout=timeout, retry_deadline=deadline)
 
     @property
     def prefix(self) -> str:

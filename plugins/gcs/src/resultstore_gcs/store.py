@@ -9,6 +9,7 @@ from typing import Any
 
 import google.auth.exceptions
 import requests
+import urllib3
 from google.api_core import exceptions as api_exceptions
 from google.cloud import storage
 from google.cloud.storage.retry import DEFAULT_RETRY
@@ -48,6 +49,10 @@ class GCSStore(BlobStore):
         super().__init__(config.prefix, settings, max_workers=config.threadpool_maxsize)
         self.config = config
         self._client: PerProcess[storage.Client] = PerProcess(self._make_client)
+        #: The library's retry of one call, bounded by ``gcs_retry_deadline``; with its
+        #: ``timeout`` (``gcs_timeout``) passed to every request.
+        self._call: dict[str, Any] = {"retry": DEFAULT_RETRY.with_timeout(config.retry_deadline),
+                                      "timeout": config.timeout}
         if config.ttl and not self._has_delete_rule():
             raise ImproperlyConfigured(
                 f"Missing lifecycle rule to use gcs backend with ttl on bucket: {config.bucket}")
@@ -61,7 +66,11 @@ class GCSStore(BlobStore):
     def _make_client(self) -> storage.Client:
         client = storage.Client(project=self.config.project)
         size = self.max_workers
-        adapter = requests.adapters.HTTPAdapter(pool_connections=size, pool_maxsize=size, max_retries=3)
+        # reconnects on connection errors only: a read timeout is the library's retry to
+        # handle, within ``gcs_retry_deadline`` (urllib3 would retry it 3 more times)
+        retries = urllib3.util.Retry(total=3, read=0, redirect=0, status=0, raise_on_status=False)
+        adapter = requests.adapters.HTTPAdapter(pool_connections=size, pool_maxsize=size,
+                                                max_retries=retries)
         for scheme in ("https://", "http://"):
             client._http.mount(scheme, adapter)
         return client
@@ -77,7 +86,7 @@ class GCSStore(BlobStore):
 
     def _has_delete_rule(self) -> bool:
         bucket = self.bucket
-        bucket.reload()
+        bucket.reload(**self._call)
         return any(rule["action"]["type"] == "Delete" for rule in bucket.lifecycle_rules)
 
     def probe_key(self) -> Hashable:
@@ -91,11 +100,11 @@ class GCSStore(BlobStore):
             options: dict[str, Any] = {}
             try:
                 if need_version:  # pin the download to the generation we report
-                    meta = self.bucket.get_blob(name, retry=DEFAULT_RETRY)
+                    meta = self.bucket.get_blob(name, **self._call)
                     if meta is None:
                         return None
                     options["if_generation_match"] = meta.generation
-                data = blob.download_as_bytes(retry=DEFAULT_RETRY, **options)
+                data = blob.download_as_bytes(**self._call, **options)
             except api_exceptions.NotFound:
                 if not need_version:
                     return None
@@ -113,13 +122,13 @@ class GCSStore(BlobStore):
             expires = datetime.now(timezone.utc).timestamp() + self.config.ttl
         if expires is not None:
             blob.custom_time = datetime.fromtimestamp(expires, timezone.utc)
-        options: dict[str, Any] = {}
+        # an unconditional overwrite is idempotent, a conditional one safe to retry (the
+        # library's own policy retries writes that name a generation)
+        options: dict[str, Any] = dict(self._call)
         if if_absent:
             options["if_generation_match"] = 0
         elif if_version is not None:
             options["if_generation_match"] = int(if_version)
-        else:
-            options["retry"] = DEFAULT_RETRY  # an unconditional overwrite is idempotent
         try:
             blob.upload_from_string(data, **options)
         except api_exceptions.PreconditionFailed:
@@ -128,12 +137,13 @@ class GCSStore(BlobStore):
 
     def delete_blob(self, name: str) -> None:
         try:
-            self.bucket.blob(name).delete(retry=DEFAULT_RETRY)
+            self.bucket.blob(name).delete(**self._call)
         except api_exceptions.NotFound:
             pass
 
     def list_blobs(self, prefix: str) -> Iterator[BlobInfo]:
-        for item in self.client.list_blobs(self.config.bucket, prefix=prefix, retry=DEFAULT_RETRY):
+        for item in self.client.list_blobs(self.config.bucket, prefix=prefix,
+                                            **self._call):
             yield BlobInfo(item.name, _epoch(item.updated) or 0.0, _epoch(item.custom_time))
 
     def sdk_error_is_transient(self, exc: BaseException) -> bool:

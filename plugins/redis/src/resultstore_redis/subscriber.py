@@ -172,6 +172,12 @@ class RedisSubscriber:
                     self._connected.clear()
                 if conn is not None:
                     _disconnect(conn)
+            except redis.exceptions.ResponseError as exc:
+                # An error reply to one of our commands.  Valkey 8.0 answered an UNSUBSCRIBE
+                # on a connection left without subscriptions with NOSUB (celery/celery#9092):
+                # nothing to undo.  Either way the connection is fine: keep reading.
+                level = logging.DEBUG if str(exc).startswith("NOSUB") else logging.WARNING
+                log.log(level, "pub/sub error reply ignored: %s", exc)
             except Exception:  # a bad message must not kill delivery
                 if not self._closed.is_set():
                     log.exception("pub/sub reader error")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from resultstore.blob import bucket_url_options
 from resultstore.config import Settings
@@ -23,6 +24,8 @@ class S3Config:
     access_key_id: str | None = field(default=None, repr=False)
     secret_access_key: str | None = field(default=None, repr=False)
     threadpool_maxsize: int = 10
+    #: ``s3_client_config``: botocore ``Config`` arguments (timeouts, retries) over ours.
+    client_config: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_url(cls, url: str, settings: Settings) -> S3Config:
@@ -47,7 +50,8 @@ class S3Config:
         return cls(bucket=bucket, base_path=text("s3_base_path") or "",
                    endpoint_url=text("s3_endpoint_url"), region=text("s3_region"),
                    access_key_id=text("s3_access_key_id"),
-                   secret_access_key=text("s3_secret_access_key"), threadpool_maxsize=pool)
+                   secret_access_key=text("s3_secret_access_key"), threadpool_maxsize=pool,
+                   client_config=dict(merged.get("s3_client_config") or {}))
 
     def as_uri(self) -> str:
         """``s3://bucket/base_path`` plus the endpoint when not AWS's; never credentials."""

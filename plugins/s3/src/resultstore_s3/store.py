@@ -79,7 +79,8 @@ class S3Store(BlobStore):
     def _make_client(self) -> Any:
         return self._session().client(
             "s3", endpoint_url=self.config.endpoint_url,
-            config=botocore.config.Config(max_pool_connections=self.max_workers))
+            config=botocore.config.Config(**{"max_pool_connections": self.max_workers,
+                                             **self.config.client_config}))
 
     @property
     def client(self) -> Any:
