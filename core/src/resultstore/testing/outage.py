@@ -132,12 +132,11 @@ class OutageSuite:
         stored = 0
         outage_started = threading.Event()
 
-        def outage() -> None:
-            proxy.drop()
+        def restore_later() -> None:
             time.sleep(self.outage_seconds)
             proxy.restore()
 
-        outage_thread = threading.Thread(target=outage)
+        outage_thread = threading.Thread(target=restore_later)
 
         def wait(share: list[str]) -> None:
             try:
@@ -155,9 +154,12 @@ class OutageSuite:
                 with lock:
                     call_times.append(time.monotonic() - start)
                     stored += 1
-                    if stored >= len(ids) // 2 and not outage_started.is_set():
+                    begin = stored >= len(ids) // 2 and not outage_started.is_set()
+                    if begin:
                         outage_started.set()
-                        outage_thread.start()
+                if begin:  # dropped before this writer's next store: the run meets the outage
+                    proxy.drop()
+                    outage_thread.start()
 
         waiting = [threading.Thread(target=wait, args=(ids[i::self.waiters],))
                    for i in range(self.waiters)]
