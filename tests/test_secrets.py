@@ -148,6 +148,18 @@ def _consul(pw: str) -> tuple[str, dict[str, Any]]:
     return f"consul://127.0.0.1:{closed_port()}/results", {"consul_token": pw}
 
 
+
+def _couchbase(pw: str) -> tuple[str, dict[str, Any]]:
+    """The real SDK 4 against a closed port: its bootstrap times out after 0.5 s."""
+    return (f"couchbase://app:{quote(pw, safe='')}@127.0.0.1:{closed_port()}/results",
+            {"couchbase_backend_settings": {"connect_timeout": 0.5}})
+
+
+def _couchbase_setting(pw: str) -> tuple[str, dict[str, Any]]:
+    return (f"couchbase://127.0.0.1:{closed_port()}/results",
+            {"couchbase_backend_settings": {"username": "app", "password": pw, "connect_timeout": 0.5}})
+
+
 CASES = [
     Case("redis", _redis, lambda pw: f"redis://:{pw}@127.0.0.1:1/x"),
     Case("redis (redis_password)", _redis_setting),
@@ -161,6 +173,8 @@ CASES = [
     Case("rpc (broker_url)", _rpc),
     Case("mongodb", _mongodb, lambda pw: f"mongodb://app:{pw}@127.0.0.1:port/results"),
     Case("mongodb (mongodb_backend_settings)", _mongodb_setting),
+    Case("couchbase", _couchbase, lambda pw: f"couchbase://app:{pw}@127.0.0.1:port/results"),
+    Case("couchbase (couchbase_backend_settings)", _couchbase_setting),
     Case("couchdb", _couchdb, lambda pw: f"couchdb://admin:{pw}@127.0.0.1:port/results"),
     Case("consul (consul_token)", _consul),
 ]
