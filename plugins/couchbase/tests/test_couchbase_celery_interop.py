@@ -37,6 +37,8 @@ import couchbase.cluster
 import pytest
 from celery import Celery
 from celery.backends.couchbase import CouchbaseBackend as CeleryCouchbaseBackend
+from couchbase.auth import PasswordAuthenticator
+from couchbase.cluster import Cluster as RealCluster  # imported before the conftest patches it
 from couchbase.constants import FMT_JSON
 from couchbase.exceptions import InvalidArgumentException
 from couchbase.options import ClusterOptions
@@ -94,6 +96,15 @@ def test_celery_backend_cannot_connect_with_sdk4(celery_backend: CeleryMaker) ->
     celery = celery_backend()  # instantiates
     with pytest.raises(InvalidArgumentException, match="Authenticator is mandatory"):
         celery.get_task_meta(_uid())
+
+
+def test_the_real_sdk_refuses_celerys_cluster_arguments() -> None:
+    """The real ``Cluster`` (no server needed: the SDK refuses before connecting)."""
+    assert RealCluster.__module__ == "couchbase.cluster"
+    with pytest.raises(InvalidArgumentException, match="Authenticator is mandatory"):
+        RealCluster("couchbase://127.0.0.1:1", PasswordAuthenticator("app", "pw"))
+    with pytest.raises(InvalidArgumentException, match="Authenticator is mandatory"):
+        RealCluster("couchbase://127.0.0.1:1", None)
 
 
 def test_celery_backend_on_sdk4_given_cluster_options(celery_backend: CeleryMaker,

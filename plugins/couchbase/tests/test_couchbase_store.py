@@ -232,3 +232,17 @@ def test_transient_errors_are_retried() -> None:
     assert store.exception_safe_to_retry(cb.ServiceUnavailableException(message="t"))
     assert not store.exception_safe_to_retry(cb.DocumentExistsException(message="t"))
     assert not store.exception_safe_to_retry(cb.AuthenticationException(message="t"))
+
+
+# -- `resultstore backends` ----------------------------------------------------------------------
+def test_backends_lists_couchbase(capsys: pytest.CaptureFixture[str]) -> None:
+    from resultstore.cli import main
+
+    main(["backends", "--json"])
+    rows = {row["alias"]: row for row in json.loads(capsys.readouterr().out)}
+    row = rows["couchbase"]
+    assert row["target"] == "resultstore_couchbase.host:CouchbaseBackend"
+    assert row["distribution"] == "resultstore-couchbase" and not row["error"]
+    assert row["replaces"] == "celery.backends.couchbase:CouchbaseBackend"
+    assert row["store"] == "resultstore_couchbase.store:CouchbaseStore"
+    assert {"chord_add", "batch", "guarded_set"} <= set(row["capabilities"])
