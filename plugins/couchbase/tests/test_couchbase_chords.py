@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import REAL_URL
 from couchbase_fake.server import DocumentServer
 
 import resultstore
 from resultstore import states
 
 CHORDS, SIZE, WORKERS, DUPLICATED = 100, 10, 4, 0.10
+REAL_URL = os.environ.get("RESULTSTORE_TEST_COUCHBASE_URL")
 SETTINGS = {"result_backend_always_retry": True}
 
 
