@@ -160,6 +160,15 @@ def _couchbase_setting(pw: str) -> tuple[str, dict[str, Any]]:
             {"couchbase_backend_settings": {"username": "app", "password": pw, "connect_timeout": 0.5}})
 
 
+def _arangodb(pw: str) -> tuple[str, dict[str, Any]]:
+    return f"arangodb://app:{quote(pw, safe='')}@127.0.0.1:{closed_port()}/results/celery", {}
+
+
+def _arangodb_setting(pw: str) -> tuple[str, dict[str, Any]]:
+    return (f"arangodb://127.0.0.1:{closed_port()}/results/celery",
+            {"arangodb_backend_settings": {"username": "app", "password": pw}})
+
+
 CASES = [
     Case("redis", _redis, lambda pw: f"redis://:{pw}@127.0.0.1:1/x"),
     Case("redis (redis_password)", _redis_setting),
@@ -177,6 +186,8 @@ CASES = [
     Case("couchbase (couchbase_backend_settings)", _couchbase_setting),
     Case("couchdb", _couchdb, lambda pw: f"couchdb://admin:{pw}@127.0.0.1:port/results"),
     Case("consul (consul_token)", _consul),
+    Case("arangodb", _arangodb, lambda pw: f"arangodb://app:{pw}@127.0.0.1:port/results"),
+    Case("arangodb (arangodb_backend_settings)", _arangodb_setting),
 ]
 
 
