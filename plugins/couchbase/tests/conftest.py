@@ -25,10 +25,11 @@ FAKE_ONLY = ("inspects the stand-in's documents (RESULTSTORE_TEST_COUCHBASE_URL 
              "server)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fake() -> Iterator[DocumentServer | None]:
     """The stand-in's document server (``None`` on a real server); ``couchbase.cluster.Cluster``
-    and Celery's import of it are patched for the whole session."""
+    and Celery's import of it are patched for the module (not longer: tests elsewhere in the
+    same run, e.g. tests/test_secrets.py, use the real SDK)."""
     if REAL_URL:
         yield None
         return
@@ -45,7 +46,7 @@ def fake() -> Iterator[DocumentServer | None]:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def couchbase_url(fake: DocumentServer | None) -> str:
     return REAL_URL or "couchbase://app:s3cret@127.0.0.1/results"
 
