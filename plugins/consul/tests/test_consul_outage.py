@@ -1,4 +1,4 @@
-"""The outage kit on Consul (the HTTP stand-in, or RESULTSTORE_TEST_CONSUL_URL), through a fault-injecting proxy."""
+"""The outage kit on Consul (the HTTP stand-in, or RESULTSTORE_TEST_CONSUL_URL), through a proxy."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The outage kit on Riak KV (the HTTP stand-in, or RESULTSTORE_TEST_RIAK_URL), through a fault-injecting proxy."""
+"""The outage kit on Riak KV (the HTTP stand-in, or RESULTSTORE_TEST_RIAK_URL), through a proxy."""
 
 from __future__ import annotations
 
