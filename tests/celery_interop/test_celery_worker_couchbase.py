@@ -36,9 +36,11 @@ def couchbase_results() -> Iterator[tuple[str, list[Any] | None]]:
     if REAL_URL:
         yield REAL_URL, None
         return
+    import acouchbase.cluster
     import couchbase.cluster
 
     sys.path.insert(0, str(PLUGIN_TESTS))
+    from couchbase_fake.aio import FakeAsyncCluster
     from couchbase_fake.remote import RemoteServer, serve
     from couchbase_fake.sdk import FakeCluster
 
@@ -46,7 +48,9 @@ def couchbase_results() -> Iterator[tuple[str, list[Any] | None]]:
     manager, address = serve(authkey)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(couchbase.cluster, "Cluster", FakeCluster)
+        patch.setattr(acouchbase.cluster, "Cluster", FakeAsyncCluster)
         patch.setattr(FakeCluster, "server", RemoteServer(address, authkey))
+        patch.setattr(FakeAsyncCluster, "server", FakeCluster.server)
         yield "couchbase://ci:ci-password@127.0.0.1/results", [address[0], address[1], authkey.hex()]
     manager.shutdown()
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 
+import acouchbase.cluster
 import couchbase.cluster
 import pytest
+from couchbase_fake.aio import FakeAsyncCluster
 from couchbase_fake.sdk import FakeCluster
 from couchbase_fake.server import DocumentServer
 
@@ -27,9 +29,11 @@ FAKE_ONLY = ("inspects the stand-in's documents (RESULTSTORE_TEST_COUCHBASE_URL 
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[DocumentServer | None]:
-    """The stand-in's document server (``None`` on a real server); ``couchbase.cluster.Cluster``
-    and Celery's import of it are patched for the module (not longer: tests elsewhere in the
-    same run, e.g. tests/test_secrets.py, use the real SDK)."""
+    """The stand-in's document server (``None`` on a real server).
+
+    ``couchbase.cluster.Cluster``, ``acouchbase.cluster.Cluster`` and Celery's import of the
+    former are patched for the module (not longer: tests elsewhere in the same run, e.g.
+    tests/test_secrets.py, use the real SDK)."""
     if REAL_URL:
         yield None
         return
@@ -37,6 +41,8 @@ def fake() -> Iterator[DocumentServer | None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(FakeCluster, "server", server)
         patch.setattr(couchbase.cluster, "Cluster", FakeCluster)
+        patch.setattr(FakeAsyncCluster, "server", server)
+        patch.setattr(acouchbase.cluster, "Cluster", FakeAsyncCluster)
         try:
             import celery.backends.couchbase as celery_couchbase
         except ImportError:

@@ -12,6 +12,7 @@ as a JSON string (:mod:`resultstore_couchbase.payload`), with the document's nat
   (``DocumentExistsException`` otherwise), else ``replace`` with the CAS just read
   (``CasMismatchException`` if the document changed meanwhile);
 * native exactly-once chords by CAS (:mod:`resultstore_couchbase.chords`);
+* asyncio through the SDK's ``acouchbase`` API (:mod:`resultstore_couchbase.aio`).
 
 Couchbase has no key listing on the key/value service (listing needs a N1QL index), so
 the store declares no ``scan``/``cleanup``: documents expire natively.
@@ -22,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from couchbase import exceptions as cb
 from couchbase.options import (
@@ -44,6 +45,9 @@ from .chords import CouchbaseChords
 from .config import CouchbaseConfig
 from .payload import TRANSCODER, is_transient
 
+if TYPE_CHECKING:
+    from .aio import AsyncCouchbaseStore
+
 __all__ = ["CouchbaseStore", "expiry"]
 
 #: Attempts at a CAS write that keeps meeting newer versions.
@@ -55,10 +59,8 @@ def expiry(ttl: float | None) -> timedelta | None:
     return timedelta(seconds=max(1, math.ceil(ttl))) if ttl else None
 
 
-def connect(config: CouchbaseConfig) -> tuple[Any, Any]:
-    """``(cluster, collection)`` for ``config`` (``couchbase.cluster.Cluster`` looked up at call
-    time, so tests can put a stand-in there)."""
-    from couchbase import cluster as cluster_module
+def cluster_options(config: CouchbaseConfig) -> Any:
+    """``ClusterOptions`` with the authenticator and timeouts of ``config`` (sync and asyncio)."""
     from couchbase.auth import PasswordAuthenticator
     from couchbase.options import ClusterOptions, ClusterTimeoutOptions
 
@@ -70,9 +72,16 @@ def connect(config: CouchbaseConfig) -> tuple[Any, Any]:
     bootstrap = timedelta(seconds=config.connect_timeout)
     timeouts = ClusterTimeoutOptions(kv_timeout=timedelta(seconds=config.timeout),
                                      connect_timeout=bootstrap, bootstrap_timeout=bootstrap)
-    options = ClusterOptions(PasswordAuthenticator(config.username, config.password),
-                             timeout_options=timeouts)
-    cluster = cluster_module.Cluster(config.connstr, options)
+    return ClusterOptions(PasswordAuthenticator(config.username, config.password),
+                          timeout_options=timeouts)
+
+
+def connect(config: CouchbaseConfig) -> tuple[Any, Any]:
+    """``(cluster, collection)`` for ``config`` (``couchbase.cluster.Cluster`` looked up at call
+    time, so tests can put a stand-in there)."""
+    from couchbase import cluster as cluster_module
+
+    cluster = cluster_module.Cluster(config.connstr, cluster_options(config))
     try:
         bucket = cluster.bucket(config.bucket)
         collection = bucket.scope(config.scope).collection(config.collection)
@@ -85,7 +94,8 @@ def connect(config: CouchbaseConfig) -> tuple[Any, Any]:
 class CouchbaseStore(KeyValueStore):
     """Results as Couchbase documents keyed like Celery's."""
 
-    capabilities = frozenset({Capability.BATCH, Capability.GUARDED_SET, Capability.CHORD})
+    capabilities = frozenset({Capability.BATCH, Capability.GUARDED_SET, Capability.CHORD,
+                              Capability.AIO})
     certificate_settings = ("couchbase_backend_settings' connection_string (couchbases://...?"
                             "certpath=<CA bundle>) and the host name in it")
 
@@ -212,7 +222,7 @@ class CouchbaseStore(KeyValueStore):
     def chord_clear(self, group_key: str) -> None:
         self.chords.clear(group_key)
 
-    # -- errors, naming, lifecycle ---------------------------------------------------
+    # -- errors, asyncio, naming, lifecycle ---------------------------------------------------
     def exception_safe_to_retry(self, exc: BaseException) -> bool:
         seen: BaseException | None = exc
         while seen is not None:
@@ -220,6 +230,11 @@ class CouchbaseStore(KeyValueStore):
                 return True
             seen = seen.__cause__ or seen.__context__
         return False
+
+    def aio(self) -> AsyncCouchbaseStore:
+        from .aio import AsyncCouchbaseStore
+
+        return AsyncCouchbaseStore(self)
 
     def as_uri(self, include_password: bool = False) -> str:
         return self.config.as_uri(include_password)

@@ -70,12 +70,15 @@ def serve(authkey: bytes) -> tuple[BaseManager, tuple[str, int]]:
 
 def attach(address: tuple[str, int], authkey: bytes) -> None:
     """In another process: every new ``Cluster`` talks to the shared documents."""
+    import acouchbase.cluster
     import couchbase.cluster
 
+    from .aio import FakeAsyncCluster
     from .sdk import FakeCluster
 
-    FakeCluster.server = RemoteServer(address, authkey)
+    FakeCluster.server = FakeAsyncCluster.server = RemoteServer(address, authkey)
     couchbase.cluster.Cluster = FakeCluster  # type: ignore[misc]
+    acouchbase.cluster.Cluster = FakeAsyncCluster  # type: ignore[misc]
     try:
         import celery.backends.couchbase as celery_couchbase
     except ImportError:
