@@ -105,3 +105,25 @@ def test_every_part_twice_concurrently(couchbase_url: str,
 
     chords_complete_once([open_backend(couchbase_url) for _ in range(4)], groups=20, size=10,
                          copies=2, threads=8)
+
+
+def test_round_trips_per_part(only_fake: DocumentServer,
+                              open_backend: Callable[..., resultstore.ResultBackend],
+                              couchbase_url: str) -> None:
+    """Without contention a part is 3 key/value operations (upsert part, get + replace chord
+    document); the completing part adds a get of the chord document and one get per part
+    (one ``get_multi``), and clearing one remove per part (one ``remove_multi``)."""
+    backend = open_backend(couchbase_url)
+    gid = f"rt-{uuid.uuid4().hex[:8]}"
+    backend.set_chord_size(gid, 3)
+    costs = []
+    for index in range(3):
+        before = only_fake.ops
+        parts = backend.chord_part_return(gid, f"{gid}-{index}", index, states.SUCCESS, index)
+        costs.append(only_fake.ops - before)
+    assert parts is not None and [p.result for p in parts] == [0, 1, 2]
+    assert costs[:2] == [3, 3]
+    assert costs[2] == 3 + 1 + 3
+    before = only_fake.ops
+    backend.chord_done(gid)
+    assert only_fake.ops - before == 1 + 3

@@ -246,3 +246,18 @@ def test_backends_lists_couchbase(capsys: pytest.CaptureFixture[str]) -> None:
     assert row["replaces"] == "celery.backends.couchbase:CouchbaseBackend"
     assert row["store"] == "resultstore_couchbase.store:CouchbaseStore"
     assert {"chord_add", "batch", "guarded_set"} <= set(row["capabilities"])
+
+
+def test_round_trips_per_result(only_fake: DocumentServer, open_backend: MakeBackend,
+                                couchbase_url: str) -> None:
+    """A first state is one ``insert``; a later one ``insert`` (refused) + ``get`` + ``replace``
+    with CAS (Celery's backend: one unguarded ``upsert``); a read is one ``get``."""
+    backend = open_backend(couchbase_url)
+    task_id = str(uuid.uuid4())
+    costs = []
+    for step in (lambda: backend.mark_as_started(task_id), lambda: backend.mark_as_done(task_id, 1),
+                 lambda: backend.get_task_meta(task_id, cache=False)):
+        before = only_fake.ops
+        step()
+        costs.append(only_fake.ops - before)
+    assert costs == [1, 3, 1]
