@@ -127,3 +127,34 @@ def test_round_trips_per_part(only_fake: DocumentServer,
     before = only_fake.ops
     backend.chord_done(gid)
     assert only_fake.ops - before == 1 + 3
+
+
+def test_a_replace_applied_but_answered_with_a_timeout_counts_once(
+        only_fake: DocumentServer, open_backend: Callable[..., resultstore.ResultBackend],
+        couchbase_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server applies the replace, the answer is lost, the SDK retries and meets a CAS
+    mismatch: ``add_to_chord`` grows the chord once, and the completing part still completes."""
+    from couchbase import exceptions as cb
+    from couchbase_fake.sdk import FakeCollection
+
+    backend = open_backend(couchbase_url)
+    gid = f"lost-{uuid.uuid4().hex[:8]}"
+    backend.set_chord_size(gid, 1)
+    original = FakeCollection.replace
+    lost: list[str] = []
+
+    def replace_then_lose_the_answer(self: FakeCollection, key: str, value: Any, *opts: Any,
+                                     **kwargs: Any) -> Any:
+        answer = original(self, key, value, *opts, **kwargs)
+        if not lost:
+            lost.append(key)
+            raise cb.CasMismatchException(message="the SDK's retry of an applied replace")
+        return answer
+
+    monkeypatch.setattr(FakeCollection, "replace", replace_then_lose_the_answer)
+    backend.add_to_chord(gid)  # expected parts: 1 + 1, once
+    lost.clear()
+    assert backend.chord_part_return(gid, f"{gid}-0", 0, states.SUCCESS, 0) is None
+    lost.clear()
+    parts = backend.chord_part_return(gid, f"{gid}-1", 1, states.SUCCESS, 1)
+    assert parts is not None and [p.result for p in parts] == [0, 1]

@@ -44,6 +44,8 @@ __all__ = ["CouchbaseChords"]
 
 _JSON = JSONTranscoder()
 _ATTEMPTS = 1000
+#: Recent ``grow`` calls remembered in the chord document (a retried replace applies once).
+_GROW_TOKENS = 64
 
 
 def _expected(doc: dict[str, Any]) -> int | None:
@@ -87,7 +89,18 @@ class CouchbaseChords:
         self._update(group_key, ttl, lambda doc: {**doc, "size": int(size), "done": None})
 
     def grow(self, group_key: str, by: int, ttl: float | None) -> None:
-        self._update(group_key, ttl, lambda doc: {**doc, "grow": int(doc.get("grow", 0)) + int(by)})
+        """Add ``by`` to the expected parts, once even if a replace is applied but its answer lost
+        (the next attempt finds this call's token among the recent ones and stops)."""
+        token = uuid.uuid4().hex
+
+        def add(doc: dict[str, Any]) -> dict[str, Any] | None:
+            recent = list(doc.get("grow_ops") or [])
+            if token in recent:
+                return None
+            return {**doc, "grow": int(doc.get("grow", 0)) + int(by),
+                    "grow_ops": [*recent, token][-_GROW_TOKENS:]}
+
+        self._update(group_key, ttl, add)
 
     def add(self, group_key: str, member: str, index: int | None, value: bytes,
             ttl: float | None) -> ChordProgress:
