@@ -10,7 +10,7 @@ from pathlib import Path
 from .harness import Report, machine, versions
 
 ROOT = Path(__file__).parents[1]
-SUITES = ["redis", "file", "elasticsearch", "mongodb", "couchdb", "consul", "riak"]
+SUITES = ["redis", "file", "elasticsearch", "mongodb", "couchdb", "consul", "riak", "couchbase"]
 
 
 def main() -> None:
