@@ -251,7 +251,7 @@ def test_backends_lists_couchbase(capsys: pytest.CaptureFixture[str]) -> None:
 def test_round_trips_per_result(only_fake: DocumentServer, open_backend: MakeBackend,
                                 couchbase_url: str) -> None:
     """A first state is one ``insert``; a later one ``insert`` (refused) + ``get`` + ``replace``
-    with CAS (Celery's backend: one unguarded ``upsert``); a read is one ``get``."""
+    with CAS (Celery's backend: a ``get``, then an unguarded ``upsert``); a read is one ``get``."""
     backend = open_backend(couchbase_url)
     task_id = str(uuid.uuid4())
     costs = []
