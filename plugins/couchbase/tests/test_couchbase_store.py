@@ -10,6 +10,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import acouchbase.cluster
+import couchbase.cluster
 import pytest
 from couchbase import exceptions as cb
 from couchbase.constants import FMT_BYTES, FMT_JSON
@@ -25,6 +27,8 @@ from resultstore_couchbase.payload import TRANSCODER
 from resultstore_couchbase.store import expiry
 
 MakeBackend = Callable[..., resultstore.ResultBackend]
+#: The SDK's own classes, taken before the conftest's stand-in replaces them.
+REAL_CLUSTER, REAL_ASYNC_CLUSTER = couchbase.cluster.Cluster, acouchbase.cluster.Cluster
 
 
 def _config(url: str | None, **settings: Any) -> CouchbaseConfig:
@@ -261,3 +265,29 @@ def test_round_trips_per_result(only_fake: DocumentServer, open_backend: MakeBac
         step()
         costs.append(only_fake.ops - before)
     assert costs == [1, 3, 1]
+
+
+async def test_unreachable_server_is_a_retried_timeout_on_the_real_sdk(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real SDK (sync and ``acouchbase``) against a closed port: its bootstrap gives up after
+    ``connect_timeout`` with ``UnAmbiguousTimeoutException``, which is retried."""
+    import socket
+
+    monkeypatch.setattr(couchbase.cluster, "Cluster", REAL_CLUSTER)
+    monkeypatch.setattr(acouchbase.cluster, "Cluster", REAL_ASYNC_CLUSTER)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    store = CouchbaseStore.from_url(f"couchbase://app:pw@127.0.0.1:{port}/results", Settings(
+        {"couchbase_backend_settings": {"connect_timeout": 0.3}}))
+    astore = store.aio()
+    try:
+        with pytest.raises(cb.UnAmbiguousTimeoutException) as failed:
+            await astore.get("k")
+        assert store.exception_safe_to_retry(failed.value)
+        with pytest.raises(cb.UnAmbiguousTimeoutException) as failed_sync:
+            store.get("k")
+        assert store.exception_safe_to_retry(failed_sync.value)
+    finally:
+        await astore.aclose()
+        store.close()
