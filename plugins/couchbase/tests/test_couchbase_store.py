@@ -291,3 +291,30 @@ async def test_unreachable_server_is_a_retried_timeout_on_the_real_sdk(
     finally:
         await astore.aclose()
         store.close()
+
+
+def test_a_pickle_flagged_document_is_never_unpickled() -> None:
+    """An SDK-2 style pickled document (``FMT_PICKLE``) reaches core as bytes, whose codec
+    refuses it unless pickle is accepted: the store itself never unpickles."""
+    import pickle
+
+    from couchbase.constants import FMT_PICKLE
+
+    data = pickle.dumps({"status": "SUCCESS"})
+    assert TRANSCODER.decode_value(data, FMT_PICKLE) == data
+
+
+def test_celery_app_settings_reach_the_store(fake: DocumentServer | None) -> None:
+    """``couchbase_backend_settings`` in a Celery app's config, as Celery reads it."""
+    celery = pytest.importorskip("celery")
+    app = celery.Celery("settings", set_as_current=False)
+    app.conf.result_backend = "couchbase://"
+    app.conf.couchbase_backend_settings = {"host": "cb.example", "bucket": "res", "username": "u",
+                                           "password": "p", "timeout": 7}
+    from resultstore_couchbase.host import CouchbaseBackend
+
+    backend = app.backend
+    assert isinstance(backend, CouchbaseBackend)
+    config = backend.backend.store.config
+    assert (config.host, config.bucket, config.username, config.timeout) == ("cb.example", "res", "u", 7.0)
+    assert backend.as_uri() == "couchbase://u:**@cb.example:8091/res"
