@@ -94,6 +94,7 @@ def test_cluster_opened_with_credentials_and_timeouts(only_fake: DocumentServer,
     connstr, settings = FakeCluster.opened[-1]
     assert connstr == "couchbase://10.0.0.9:11210"
     assert settings.auth["username"] == "app"
+    assert settings.default_transcoder is TRANSCODER  # reads carry no per-call options
     assert settings.cluster_options["timeout_options"] == {
         "key_value_timeout": 4000, "connect_timeout": 2000, "bootstrap_timeout": 2000}
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from couchbase import exceptions as cb
-from couchbase.options import GetOptions, UpsertOptions
+from couchbase.options import UpsertOptions
 
 from resultstore.spec import AsyncKeyValueStore
 
@@ -69,7 +69,7 @@ class AsyncCouchbaseStore(AsyncKeyValueStore):
     async def get(self, key: str) -> bytes | None:
         collection = await self.collection()
         try:
-            result = await collection.get(key, GetOptions(transcoder=TRANSCODER))
+            result = await collection.get(key)  # the cluster's default transcoder: TRANSCODER
         except cb.DocumentNotFoundException:
             return None
         value: bytes = result.value

@@ -27,8 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from couchbase import exceptions as cb
 from couchbase.options import (
-    GetMultiOptions,
-    GetOptions,
     InsertOptions,
     RemoveMultiOptions,
     ReplaceOptions,
@@ -60,7 +58,9 @@ def expiry(ttl: float | None) -> timedelta | None:
 
 
 def cluster_options(config: CouchbaseConfig) -> Any:
-    """``ClusterOptions`` with the authenticator and timeouts of ``config`` (sync and asyncio)."""
+    """``ClusterOptions`` with the authenticator and timeouts of ``config`` (sync and asyncio),
+    and :data:`~resultstore_couchbase.payload.TRANSCODER` as the default transcoder (reads need
+    no per-call options)."""
     from couchbase.auth import PasswordAuthenticator
     from couchbase.options import ClusterOptions, ClusterTimeoutOptions
 
@@ -73,7 +73,7 @@ def cluster_options(config: CouchbaseConfig) -> Any:
     timeouts = ClusterTimeoutOptions(kv_timeout=timedelta(seconds=config.timeout),
                                      connect_timeout=bootstrap, bootstrap_timeout=bootstrap)
     return ClusterOptions(PasswordAuthenticator(config.username, config.password),
-                          timeout_options=timeouts)
+                          timeout_options=timeouts, transcoder=TRANSCODER)
 
 
 def connect(config: CouchbaseConfig) -> tuple[Any, Any]:
@@ -118,7 +118,7 @@ class CouchbaseStore(KeyValueStore):
     def read(self, key: str) -> tuple[bytes, int] | None:
         """``(payload, cas)``, ``None`` when the document does not exist."""
         try:
-            result = self.collection.get(key, GetOptions(transcoder=TRANSCODER))
+            result = self.collection.get(key)  # the cluster's default transcoder: TRANSCODER
         except cb.DocumentNotFoundException:
             return None
         return result.value, result.cas
@@ -150,8 +150,7 @@ class CouchbaseStore(KeyValueStore):
         unique = list(dict.fromkeys(keys))
         if len(unique) <= 1:
             return [self.get(key) for key in keys]
-        answer = self.collection.get_multi(
-            unique, GetMultiOptions(transcoder=TRANSCODER, return_exceptions=True))
+        answer = self.collection.get_multi(unique, return_exceptions=True)
         for exc in answer.exceptions.values():
             if not isinstance(exc, cb.DocumentNotFoundException):
                 raise exc

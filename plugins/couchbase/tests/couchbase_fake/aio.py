@@ -43,22 +43,22 @@ class FakeAsyncCollection:
 
 
 class _Scope:
-    def __init__(self, server: Any, name: str) -> None:
-        self.server, self.name = server, name
+    def __init__(self, server: Any, name: str, transcoder: Any) -> None:
+        self.server, self.name, self.transcoder = server, name, transcoder
 
     def collection(self, name: str) -> FakeAsyncCollection:
-        return FakeAsyncCollection(FakeCollection(self.server, self.name, name))
+        return FakeAsyncCollection(FakeCollection(self.server, self.name, name, self.transcoder))
 
 
 class _Bucket:
-    def __init__(self, server: Any, name: str) -> None:
-        self.server, self.name = server, name
+    def __init__(self, server: Any, name: str, transcoder: Any) -> None:
+        self.server, self.name, self.transcoder = server, name, transcoder
 
     async def on_connect(self) -> None:
         await asyncio.sleep(0)
 
     def scope(self, name: str) -> _Scope:
-        return _Scope(self.server, f"{self.name}/{name}")
+        return _Scope(self.server, f"{self.name}/{name}", self.transcoder)
 
 
 class FakeAsyncCluster:
@@ -81,7 +81,7 @@ class FakeAsyncCluster:
         return cluster
 
     def bucket(self, name: str) -> _Bucket:
-        return _Bucket(self.server, name)
+        return _Bucket(self.server, name, self.settings.default_transcoder)
 
     async def close(self) -> None:
         self.closed = True

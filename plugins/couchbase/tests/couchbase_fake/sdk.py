@@ -37,10 +37,11 @@ _ERRORS = {"missing": cb.DocumentNotFoundException, "exists": cb.DocumentExistsE
 _NOT_SENT = ("transcoder", "durability", "span", "parent_span")
 
 
-def _single(kwargs: dict[str, Any], opts: tuple[Any, ...]) -> tuple[dict[str, Any], Any]:
+def _single(kwargs: dict[str, Any], opts: tuple[Any, ...],
+            default: Any = _DEFAULT_TRANSCODER) -> tuple[dict[str, Any], Any]:
     """The SDK's processing of one operation's options: ``(final args, transcoder)``."""
     final = forward_args(kwargs, *opts)
-    transcoder = final.get("transcoder") or _DEFAULT_TRANSCODER
+    transcoder = final.get("transcoder") or default
     request = pycbc_kv_request()
     for name, value in final.items():
         if name not in _NOT_SENT and value is not None:
@@ -56,8 +57,11 @@ def _raise(outcome: str, key: str) -> None:
 class FakeCollection:
     """``couchbase.collection.Collection``'s key/value methods over a document server."""
 
-    def __init__(self, server: Any, scope: str, name: str) -> None:
+    def __init__(self, server: Any, scope: str, name: str,
+                 transcoder: Any = _DEFAULT_TRANSCODER) -> None:
         self.server, self.scope_name, self.name = server, scope, name
+        #: The cluster's default transcoder (``ClusterOptions(transcoder=...)``), as in the SDK.
+        self.transcoder = transcoder
 
     def _where(self, key: str) -> tuple[str, str, str]:
         if not isinstance(key, str):
@@ -65,7 +69,7 @@ class FakeCollection:
         return (self.scope_name, self.name, key)
 
     def get(self, key: str, *opts: Any, **kwargs: Any) -> GetResult:
-        _, transcoder = _single(kwargs, opts)
+        _, transcoder = _single(kwargs, opts, self.transcoder)
         outcome, found = self.server.run("get", self._where(key))
         _raise(outcome, key)
         value, flags, cas = found
@@ -74,7 +78,7 @@ class FakeCollection:
 
     def _mutate(self, op: str, key: str, value: Any, opts: tuple[Any, ...],
                 kwargs: dict[str, Any]) -> MutationResult:
-        final, transcoder = _single(kwargs, opts)
+        final, transcoder = _single(kwargs, opts, self.transcoder)
         data, flags = transcoder.encode_value(value) if op != "remove" else (None, 0)
         outcome, cas = self.server.run(op, self._where(key), data, flags, final.get("expiry"),
                                        final.get("cas") or 0)
@@ -96,7 +100,7 @@ class FakeCollection:
     # -- multi operations: one key/value request per key, as the SDK sends them -------------
     def get_multi(self, keys: list[str], *opts: Any, **kwargs: Any) -> MultiGetResult:
         final = get_valid_multi_args(GetMultiOptions, kwargs, *opts)
-        transcoder = final.get("transcoder") or _DEFAULT_TRANSCODER
+        transcoder = final.get("transcoder") or self.transcoder
         answers = self.server.run_many([("get", self._where(key)) for key in keys])
         raw: dict[str, Any] = {}
         for key, (outcome, found) in zip(keys, answers, strict=True):
@@ -122,7 +126,7 @@ class FakeCollection:
 
     def upsert_multi(self, docs: dict[str, Any], *opts: Any, **kwargs: Any) -> MultiMutationResult:
         final = get_valid_multi_args(UpsertMultiOptions, kwargs, *opts)
-        transcoder = final.get("transcoder") or _DEFAULT_TRANSCODER
+        transcoder = final.get("transcoder") or self.transcoder
         calls = []
         for key, value in docs.items():
             data, flags = transcoder.encode_value(value)
@@ -136,22 +140,22 @@ class FakeCollection:
 
 
 class FakeScope:
-    def __init__(self, server: Any, name: str) -> None:
-        self.server, self.name = server, name
+    def __init__(self, server: Any, name: str, transcoder: Any = _DEFAULT_TRANSCODER) -> None:
+        self.server, self.name, self.transcoder = server, name, transcoder
 
     def collection(self, name: str) -> FakeCollection:
-        return FakeCollection(self.server, self.name, name)
+        return FakeCollection(self.server, self.name, name, self.transcoder)
 
     def default_collection(self) -> FakeCollection:
         return self.collection("_default")
 
 
 class FakeBucket:
-    def __init__(self, server: Any, name: str) -> None:
-        self.server, self.name = server, name
+    def __init__(self, server: Any, name: str, transcoder: Any = _DEFAULT_TRANSCODER) -> None:
+        self.server, self.name, self.transcoder = server, name, transcoder
 
     def scope(self, name: str) -> FakeScope:
-        return FakeScope(self.server, f"{self.name}/{name}")  # buckets kept apart
+        return FakeScope(self.server, f"{self.name}/{name}", self.transcoder)  # buckets kept apart
 
     def default_scope(self) -> FakeScope:
         return self.scope("_default")
@@ -180,7 +184,8 @@ class FakeCluster:
         self.closed = False
 
     def bucket(self, name: str) -> FakeBucket:
-        return FakeBucket(self.server if not self.closed else None, name)
+        return FakeBucket(self.server if not self.closed else None, name,
+                          self.settings.default_transcoder)
 
     def close(self) -> None:
         self.closed = True
