@@ -319,3 +319,6 @@ def test_celery_app_settings_reach_the_store(fake: DocumentServer | None) -> Non
     config = backend.backend.store.config
     assert (config.host, config.bucket, config.username, config.timeout) == ("cb.example", "res", "u", 7.0)
     assert backend.as_uri() == "couchbase://u:**@cb.example:8091/res"
+    # Celery's attributes of its CouchbaseBackend
+    assert (backend.host, backend.port, backend.bucket, backend.username, backend.timeout) == (
+        "cb.example", 8091, "res", "u", 7.0)
