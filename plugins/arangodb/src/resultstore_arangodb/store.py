@@ -67,9 +67,12 @@ class ArangoStore(KeyValueStore):
 
     def __init__(self, config: ArangoConfig, client: ArangoClient | None = None) -> None:
         self.config = config
-        # Core retries (result_backend_always_retry): the driver's own urllib3 retries are off.
+        # Core retries (result_backend_always_retry): the driver's own urllib3 retries are off,
+        # and so are its host resolver's (3 tries per host by default, which made a read of a
+        # hung server take 3 x arangodb_timeout: urllib3 reports a GET's read timeout as a
+        # connection error).
         self.client = client or ArangoClient(
-            hosts=config.endpoint, verify_override=config.verify,
+            hosts=config.endpoint, verify_override=config.verify, resolver_max_tries=1,
             http_client=DefaultHTTPClient(request_timeout=config.timeout, retry_attempts=0))
         self.db: StandardDatabase = self.client.db(config.database, *self.credentials())
         self._ready = False
