@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,10 +40,34 @@ def rskv_url(redis_server: ServerProcess) -> Iterator[str]:
 
 
 # -- loading ------------------------------------------------------------------
-def test_importing_the_host_does_not_import_celery() -> None:
-    code = ("import sys, resultstore.celery, resultstore.celery.builtins; "
-            "assert 'celery' not in sys.modules, 'celery was imported'")
+def test_core_imports_without_celery() -> None:
+    """Celery is optional: core never imports it, and the host module imports without it."""
+    code = ("import sys, resultstore; assert 'celery' not in sys.modules, 'celery was imported'; "
+            "sys.modules['celery'] = None; "
+            "import resultstore.celery, resultstore.celery.builtins; "
+            "b = resultstore.celery.builtins.MemoryBackend(url='memory://no-celery'); "
+            "b.backend.mark_as_done('t', 1); assert b.get_task_meta('t')['result'] == 1; "
+            "assert [k.__module__.split('.')[0] for k in type(b).__mro__[:-1]] == "
+            "['resultstore'] * (len(type(b).__mro__) - 1)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_host_classes_are_celery_backends() -> None:
+    from celery.backends.base import Backend, BaseBackend
+
+    app = _app(result_backend="resultstore.celery.builtins:MemoryBackend")
+    assert isinstance(app.backend, BaseBackend) and isinstance(app.backend, Backend)
+
+
+def test_disabled_backend_surface() -> None:
+    from celery.backends.base import DisabledBackend as CeleryDisabledBackend
+
+    from resultstore.testing.celery_surface import check_celery_surface
+
+    app = _app()
+    ours = DisabledBackend(app=app, url="disabled://")
+    check_celery_surface(ours, CeleryDisabledBackend(app=app), Path(__file__))
+    assert isinstance(ours, CeleryDisabledBackend)
 
 
 def test_override_backends_on_the_loader() -> None:

@@ -12,11 +12,13 @@ from azure.core.exceptions import (
     ServiceRequestError,
 )
 from celery.backends.azureblockblob import AzureBlockBlobBackend as CelerysAzureBackend
+from celery.backends.base import BaseBackend
 
 import resultstore
 from resultstore.errors import BackendStoreError, ImproperlyConfigured
 from resultstore.masking import mask_url
 from resultstore.testing.blob import BlobStoreSuite, BlobTarget
+from resultstore.testing.celery_surface import check_celery_surface
 from resultstore_azureblockblob import AzureBlockBlobStore, AzureConfig
 from resultstore_azureblockblob.host import AzureBlockBlobBackend
 
@@ -31,6 +33,15 @@ class TestAzureBlockBlobStore(BlobStoreSuite):
         return BlobTarget(url=url, settings=azure_settings, host_class=AzureBlockBlobBackend,
                           celery_backend=lambda app: CelerysAzureBackend(app=app, url=url),
                           secrets=(key,))
+
+    def test_celery_public_surface(self, blob_target: BlobTarget) -> None:
+        """Every public name of Celery's backend, on resultstore's code (or a listed difference)."""
+        app = blob_target.celery_app()
+        ours = blob_target.host_class(app=app, url=blob_target.url)
+        theirs = blob_target.celery_backend(app)
+        check_celery_surface(ours, theirs)
+        assert isinstance(ours, type(theirs)) and isinstance(ours, BaseBackend)
+        assert ours.base_path == theirs.base_path
 
 
 def test_as_uri_masks_like_celery(azure_connection_string: str) -> None:

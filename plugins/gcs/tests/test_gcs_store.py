@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import requests
+from celery.backends.base import BaseBackend
 from celery.backends.gcs import GCSBackendBase
 from google.api_core import exceptions as api_exceptions
 from google.cloud import storage
@@ -14,6 +15,7 @@ from google.cloud import storage
 import resultstore
 from resultstore.errors import ImproperlyConfigured
 from resultstore.testing.blob import BlobStoreSuite, BlobTarget
+from resultstore.testing.celery_surface import check_celery_surface
 from resultstore_gcs import GCSConfig, GCSStore
 from resultstore_gcs.host import GCSBackend
 
@@ -30,6 +32,14 @@ class TestGCSStore(BlobStoreSuite):
         return BlobTarget(url=url, settings={"gcs_project": gcs_settings["gcs_project"]},
                           host_class=GCSBackend,
                           celery_backend=lambda app: GCSBackendBase(app=app, url=url))
+
+    def test_celery_public_surface(self, blob_target: BlobTarget) -> None:
+        """Every public name of Celery's backend, on resultstore's code (or a listed difference)."""
+        app = blob_target.celery_app()
+        ours = blob_target.host_class(app=app, url=blob_target.url)
+        theirs = blob_target.celery_backend(app)
+        check_celery_surface(ours, theirs)
+        assert isinstance(ours, type(theirs)) and isinstance(ours, BaseBackend)
 
 
 def test_url_form_as_celery(gcs_settings: dict[str, Any]) -> None:

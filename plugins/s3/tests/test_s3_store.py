@@ -6,11 +6,13 @@ from typing import Any
 
 import botocore.exceptions
 import pytest
+from celery.backends.base import BaseBackend
 from celery.backends.s3 import S3Backend as CelerysS3Backend
 
 import resultstore
 from resultstore.errors import BackendGetMetaError, ImproperlyConfigured
 from resultstore.testing.blob import BlobStoreSuite, BlobTarget
+from resultstore.testing.celery_surface import check_celery_surface
 from resultstore_s3 import S3Config, S3Store
 from resultstore_s3.host import S3Backend
 
@@ -23,6 +25,15 @@ class TestS3Store(BlobStoreSuite):
         return BlobTarget(url="s3://", settings=s3_settings, host_class=S3Backend,
                           celery_backend=lambda app: CelerysS3Backend(app=app),
                           secrets=(s3_settings["s3_secret_access_key"],))
+
+    def test_celery_public_surface(self, blob_target: BlobTarget) -> None:
+        """Every public name of Celery's backend, on resultstore's code (or a listed difference)."""
+        app = blob_target.celery_app()
+        ours = blob_target.host_class(app=app, url=blob_target.url)
+        theirs = blob_target.celery_backend(app)
+        check_celery_surface(ours, theirs)
+        assert isinstance(ours, type(theirs)) and isinstance(ours, BaseBackend)
+        assert ours.bucket_name == theirs.bucket_name
 
 
 def test_url_overrides_settings_as_celerys_gs_form(s3_settings: dict[str, Any]) -> None:

@@ -8,7 +8,9 @@ A plugin exposes its store to Celery with a three-line subclass::
         resultstore_store = FileStore
 
 and an entry point ``file = "resultstore_file.host:FileBackend"`` in the
-``celery.result_backends`` group.  Celery is never imported at import time.
+``celery.result_backends`` group.  Importing it works without Celery installed;
+with Celery, the host classes also inherit Celery's backend classes (``isinstance``
+holds) while every name resolves to resultstore's code.
 """
 
 from .host import CeleryBackend

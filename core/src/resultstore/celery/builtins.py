@@ -9,9 +9,12 @@ only when they run in one process (eager mode, threaded test workers).
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..stores.disabled import DisabledStore
 from ..stores.memory import MemoryStore
 from .host import CeleryBackend
+from .surface import celery_bases
 
 __all__ = ["MemoryBackend", "DisabledBackend"]
 
@@ -23,8 +26,14 @@ class MemoryBackend(CeleryBackend):
     default_url = "memory://"
 
 
-class DisabledBackend(CeleryBackend):
-    """Results turned off: writes are dropped, reads and chords raise."""
+class DisabledBackend(CeleryBackend,
+                      *celery_bases("celery.backends.base:DisabledBackend")):  # type: ignore[misc]
+    """Results turned off: writes are dropped, reads and chords raise (an instance of
+    Celery's ``DisabledBackend`` too, with Celery installed)."""
 
     resultstore_store = DisabledStore
     default_url = "disabled://"
+
+    def get_task_meta_for(self, task_id: str) -> Any:
+        """Celery's ``DisabledBackend`` name for a read: refused like every read."""
+        return self.get_task_meta(task_id)

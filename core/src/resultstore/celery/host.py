@@ -3,8 +3,11 @@
 :class:`CeleryBackend` implements every method and attribute Celery 5.7 uses
 on a result backend (``shared/spec/celery-host.md`` sections 2 and 6) on top of
 one core :class:`~resultstore.backend.ResultBackend`.  Plugins subclass it and
-set ``resultstore_store``.  Celery is only imported inside methods that Celery
-itself calls.
+set ``resultstore_store``.  When Celery is installed, the class also inherits
+Celery's ``BaseBackend`` (after resultstore's own bases: every name Celery's
+class has resolves to resultstore's code, see :mod:`.surface`), so
+``isinstance(app.backend, celery.backends.base.BaseBackend)`` holds; without
+Celery it inherits nothing of it and still imports.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ..waiting import Waiter, waiter
 from ._compat import celery_timeout_error, raises_celery_errors
 from .chords import ChordMixin
 from .failures import FailureMixin
+from .surface import SurfaceMixin, celery_bases
 
 __all__ = ["CeleryBackend"]
 
@@ -43,7 +47,8 @@ _EAGER_WARNING = ("Results are not stored in backend and should not be retrieved
                   "task_always_eager is enabled, unless task_store_eager_result is enabled.")
 
 
-class CeleryBackend(ChordMixin, FailureMixin):
+class CeleryBackend(SurfaceMixin, ChordMixin, FailureMixin,
+                    *celery_bases("celery.backends.base:BaseBackend")):  # type: ignore[misc]
     """Base of every plugin's Celery host class; subclasses set ``resultstore_store``.
 
     ::
@@ -96,6 +101,17 @@ class CeleryBackend(ChordMixin, FailureMixin):
         self.serializer = self.backend.codec.serializer.name
         self.content_type = self.backend.codec.serializer.content_type
         self.accept = self.backend.codec.accept
+        # Celery's remaining public instance attributes, with its meanings
+        serializer = self.backend.codec.serializer
+        self.content_encoding = "utf-8" if serializer.name in ("json", "yaml") else "binary"
+        self.encoder = serializer.dumps
+        self.compression = self.prepare_compression(self.settings["result_compression"])
+        self.failure_expires = self.backend.failure_expires
+        self.always_retry = bool(self.settings["result_backend_always_retry"])
+        self.base_sleep_between_retries_ms = self.settings[
+            "result_backend_base_sleep_between_retries_ms"]
+        self.max_sleep_between_retries_ms = self.settings[
+            "result_backend_max_sleep_between_retries_ms"]
         _INSTANCES.add(self)
 
     # -- attributes Celery reads ---------------------------------------------
@@ -424,7 +440,7 @@ class CeleryBackend(ChordMixin, FailureMixin):
 
 # Errors leaving any method Celery calls are Celery's classes too (also in subclasses).
 for _name, _wrapper in raises_celery_errors({**vars(FailureMixin), **vars(ChordMixin),
-                                              **vars(CeleryBackend)}).items():
+                                              **vars(SurfaceMixin), **vars(CeleryBackend)}).items():
     setattr(CeleryBackend, _name, _wrapper)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import kombu
 
 from resultstore.celery import CeleryBackend
+from resultstore.celery.surface import CeleryDifference, celery_bases
 from resultstore.codec import build_meta
 from resultstore.keys import RECORDS
 
@@ -31,17 +32,69 @@ from .store import RPCStore
 
 __all__ = ["RPCBackend"]
 
+_ASYNC = ("Celery's asynchronous result consumer; resultstore waits with its own consumer "
+          "of the reply queue (AsyncResult.get, join_native)")
+
+
+class BacklogLimitExceeded(Exception):
+    """Too many replies for other tasks on the reply queue (Celery's class name; not raised:
+    resultstore bounds its reply buffer instead, see resultstore_rpc_buffer_max)."""
+
+
+class _Consumer(kombu.Consumer):
+    """Celery's ``RPCBackend.Consumer``: queues are declared by hand."""
+
+    auto_declare = False
+
+
+class _Queue(kombu.Queue):
+    """Celery's ``RPCBackend.Queue``: the declaration is never cached."""
+
+    can_cache_declaration = False
+
+
 #: Constructor keywords of Celery's RPCBackend that have no meaning here (anon exchange).
 _CELERY_ONLY_KWARGS = ("connection", "exchange", "exchange_type", "auto_delete")
 
 
-class RPCBackend(RPCChordMixin, CeleryBackend):
-    """Celery loads this for ``rpc://`` (results over the broker, to the caller's reply queue)."""
+class RPCBackend(RPCChordMixin, CeleryBackend, *celery_bases(  # type: ignore[misc]
+        "celery.backends.rpc:RPCBackend", "celery.backends.base:BaseBackend")):
+    """Celery loads this for ``rpc://`` (results over the broker, to the caller's reply queue).
+
+    With Celery installed it is an instance of Celery's ``RPCBackend`` too; Celery's
+    public names resolve to resultstore's code (``tests/test_rpc_celery_surface.py``).
+    """
 
     resultstore_store = RPCStore
     default_url = "rpc://"
     #: Messages need no cleanup task (beat does not schedule ``celery.backend_cleanup``).
     supports_autoexpire = True
+    #: Celery's kombu classes and flags (reply queues auto-delete; anonymous direct exchange).
+    Exchange = kombu.Exchange
+    Producer = kombu.Producer
+    Consumer = _Consumer
+    Queue = _Queue
+    BacklogLimitExceeded = BacklogLimitExceeded
+    auto_delete = True
+    exchange = kombu.Exchange(None)
+    ResultConsumer = CeleryDifference(_ASYNC)
+    result_consumer = CeleryDifference(_ASYNC)
+    add_pending_results = CeleryDifference(_ASYNC)
+    on_result_fulfilled = CeleryDifference(_ASYNC)
+    on_out_of_band_result = CeleryDifference(
+        "replies for tasks nobody waits for are kept in the bounded reply buffer "
+        "(resultstore_rpc_buffer_max), not handed to a hook")
+
+    def poll(self, task_id: str, backlog_limit: int = 1000) -> dict[str, Any]:
+        """Celery's ``RPCBackend.poll``: the task's latest meta (one read of the reply queue)."""
+        return self.get_task_meta(task_id)
+
+    def on_reply_declare(self, task_id: str) -> None:
+        """Nothing to declare when sending a result (the caller's queue exists), as Celery."""
+        return None
+
+    def revive(self, channel: Any) -> None:
+        """Celery's no-op (the store reconnects by itself)."""
 
     def __init__(self, app: Any = None, url: str | None = None, persistent: bool | None = None,
                  **kwargs: Any) -> None:
