@@ -169,6 +169,11 @@ def _arangodb_setting(pw: str) -> tuple[str, dict[str, Any]]:
             {"arangodb_backend_settings": {"username": "app", "password": pw}})
 
 
+def _cosmosdbsql(pw: str) -> tuple[str, dict[str, Any]]:
+    """The account key is the URL's password (as in Celery)."""
+    return f"cosmosdbsql://:{quote(_b64(pw), safe='')}@127.0.0.1:{closed_port()}", {}
+
+
 CASES = [
     Case("redis", _redis, lambda pw: f"redis://:{pw}@127.0.0.1:1/x"),
     Case("redis (redis_password)", _redis_setting),
@@ -188,6 +193,8 @@ CASES = [
     Case("consul (consul_token)", _consul),
     Case("arangodb", _arangodb, lambda pw: f"arangodb://app:{pw}@127.0.0.1:port/results"),
     Case("arangodb (arangodb_backend_settings)", _arangodb_setting),
+    Case("cosmosdbsql", _cosmosdbsql, lambda pw: f"cosmosdbsql://:{_b64(pw)}@127.0.0.1:port",
+         forms=lambda pw: [_b64(pw)]),
 ]
 
 

@@ -117,8 +117,9 @@ class CosmosChords:
 
         def order(item: dict[str, Any]) -> tuple[bool, float]:
             index = item.get("idx")  # ties and parts without index: arrival order (stable)
-            number = isinstance(index, (int, float)) and not isinstance(index, bool)
-            return (not number, float(index) if number else 0.0)
+            if isinstance(index, (int, float)) and not isinstance(index, bool):
+                return (False, float(index))
+            return (True, 0.0)
 
         values = [value_of(item) for item in sorted((i for i in items if i), key=order)]
         return [v for v in values if v is not None]
