@@ -20,7 +20,7 @@ nox.options.error_on_external_run = True
 ROOT = Path(__file__).parent
 PLUGINS = sorted(p.name for p in (ROOT / "plugins").glob("*") if (p / "pyproject.toml").exists())
 DEV = ["pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout", "celery[redis]==5.7.0", "hatchling",
-       "python-dateutil", "hypothesis>=6"]
+       "python-dateutil", "hypothesis>=6", "cryptography>=42"]
 #: Debian packages providing each plugin's real server (binary checked, package installed).
 SERVERS = {
     "redis": {"redis-server": "redis-server", "redis-sentinel": "redis-sentinel",
@@ -77,7 +77,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def types(session: nox.Session) -> None:
-    session.install("mypy>=1.10", "pytest>=8", "types-python-dateutil", "hypothesis>=6", "-e", "core")
+    session.install("mypy>=1.10", "pytest>=8", "types-python-dateutil", "hypothesis>=6",
+                    "-e", "core[encryption]")
     session.run("mypy")
 
 
@@ -165,7 +166,7 @@ def elasticsearch8(session: nox.Session) -> None:
 @nox.session
 def fuzz(session: nox.Session) -> None:
     """Every decode entry point against random hostile payloads: 100,000 cases (not in CI's default)."""
-    session.install("-e", "core[testing]")
+    session.install("-e", "core[testing,encryption]")
     session.run("python", "-m", "resultstore.testing.fuzz", *(session.posargs or ["100000"]))
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).parents[2] / "docs"
-PAGES = ["index.md", "concepts.md", "configuration.md", "plugin-authors.md"]
+PAGES = ["index.md", "concepts.md", "configuration.md", "plugin-authors.md", "encryption.md"]
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 

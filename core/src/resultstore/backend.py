@@ -62,7 +62,8 @@ class ResultBackend:
         self.hooks = plugin_manager()
         available = {t.name: t for impls in self.hooks.hook.resultstore_transforms() for t in impls}
         transforms = TransformChain(settings["resultstore_transforms"] or (), available,
-                                    settings["resultstore_signing_key"])
+                                    settings["resultstore_signing_key"],
+                                    settings["resultstore_encryption_keys"])
         self.codec = Codec(settings.serializer, settings.accept, settings["result_compression"],
                            transforms, settings.max_payload_size)
         self.keys = Keyspace(settings.global_keyprefix)

@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     # resultstore extras (no Celery equivalent)
     "resultstore_transforms": [],
     "resultstore_signing_key": None,
+    "resultstore_encryption_keys": None,
     "resultstore_max_payload_size": DEFAULT_MAX_PAYLOAD_SIZE,
     "resultstore_poll_interval_max": 1.0,
 }

@@ -14,6 +14,7 @@ __all__ = [
     "PluginImportError", "BackendError", "BackendStoreError", "BackendGetMetaError",
     "DecodeError", "SecurityError", "ChordError", "TimeoutError", "NotSupported",
     "InvalidTaskId", "ResultDisabled", "ChordClaimLost", "CorruptResultError",
+    "DecryptionError", "UnknownEncryptionKey", "PlaintextRefused",
 ]
 
 
@@ -110,6 +111,19 @@ class CorruptResultError(DecodeError):
 
 class SecurityError(ResultStoreError):
     """A payload tried something unsafe (non-exception class, disallowed content type)."""
+
+
+class DecryptionError(SecurityError):
+    """An encrypted payload does not decrypt: tampered, copied from another record, or
+    encrypted with another key under the same key id (AES-GCM cannot tell these apart)."""
+
+
+class UnknownEncryptionKey(DecryptionError):
+    """An encrypted payload names a key id that ``resultstore_encryption_keys`` lacks."""
+
+
+class PlaintextRefused(SecurityError):
+    """A payload is not encrypted while the ``aes-gcm`` transform is enabled."""
 
 
 class ChordError(ResultStoreError):

@@ -170,6 +170,9 @@ def settings_secrets(settings: Mapping[str, Any]) -> frozenset[str]:
                 found.add(value)
             elif "://" in value:
                 found |= url_secrets(value)
+        elif name == "resultstore_encryption_keys" and isinstance(value, Mapping):
+            found |= {key if isinstance(key, str) else repr(bytes(key))[2:-1]
+                      for key in value.values() if isinstance(key, (str, bytes))}
     return frozenset(found)
 
 

@@ -9,9 +9,11 @@ signing needs ``resultstore_signing_key`` and is always the outermost layer.
 Every call gets a :class:`PayloadContext`: the record the payload belongs to
 (``key``, e.g. ``celery-task-meta-<id>``, without ``global_keyprefix``) and
 the inflation bound.  The signer binds its MAC to ``key``, so a signed value
-copied to another task's key is refused; an encrypting transform can use it
-as associated data.  When signing is enabled, the signature is checked before
-anything else is done with the payload, and unsigned payloads are refused.
+copied to another task's key is refused; the ``aes-gcm`` transform
+(:mod:`resultstore.encryption`) uses it as associated data.  When signing is
+enabled, the signature is checked before anything else is done with the
+payload, and unsigned payloads are refused; when encryption is enabled,
+unencrypted payloads are refused (:class:`~resultstore.errors.PlaintextRefused`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ import hmac
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from .errors import DecodeError, ImproperlyConfigured, SecurityError
+from .errors import DecodeError, ImproperlyConfigured, PlaintextRefused, SecurityError
 from .hooks import hookimpl
 from .inflate import DEFAULT_MAX_PAYLOAD_SIZE, inflate
 
@@ -31,6 +33,9 @@ __all__ = ["Transform", "PayloadContext", "ZlibTransform", "HmacSigner", "Transf
            "MARKER"]
 
 MARKER = b"\x00rs:"
+ENCRYPTED = MARKER + b"aes-gcm\x00"
+_SETTING_HINT = {"hmac-sha256": "; set resultstore_signing_key",
+                 "aes-gcm": "; set resultstore_encryption_keys"}
 #: More nested transform layers than this is hostile, not configuration.
 MAX_LAYERS = 16
 
@@ -117,14 +122,18 @@ class HmacSigner:
 @hookimpl
 def resultstore_transforms() -> list[Transform]:
     """The built-in transforms (keys are filled in by :class:`TransformChain`)."""
-    return [ZlibTransform(), HmacSigner()]
+    from .encryption import AesGcmTransform
+
+    return [ZlibTransform(), HmacSigner(), AesGcmTransform()]
 
 
 class TransformChain:
     """The configured transforms, applied in order on encode and peeled on decode."""
 
     def __init__(self, enabled: Sequence[str], available: Mapping[str, Transform],
-                 signing_key: bytes | str | None = None) -> None:
+                 signing_key: bytes | str | None = None, encryption_keys: Any = None) -> None:
+        from .encryption import AesGcmTransform
+
         missing = [name for name in enabled if name not in available]
         if missing:
             raise ImproperlyConfigured(
@@ -132,7 +141,9 @@ class TransformChain:
                 f"Install the plugin providing them (entry-point group resultstore.hooks)."
             )
         self.available = {
-            name: HmacSigner(signing_key) if isinstance(t, HmacSigner) else t
+            name: HmacSigner(signing_key) if isinstance(t, HmacSigner)
+            else AesGcmTransform(encryption_keys) if isinstance(t, AesGcmTransform) and name in enabled
+            else t
             for name, t in available.items()
         }
         self.enabled = [self.available[name] for name in enabled]
@@ -146,6 +157,19 @@ class TransformChain:
             raise ImproperlyConfigured(
                 f"hmac-sha256 must be the last of resultstore_transforms (got {list(enabled)}): "
                 f"readers check the signature before doing anything else with a payload."
+            )
+
+        self.require_encryption = AesGcmTransform.name in enabled
+        if self.require_encryption:
+            self._check_encryption_order(list(enabled))
+
+    @staticmethod
+    def _check_encryption_order(enabled: list[str]) -> None:
+        after = enabled[enabled.index("aes-gcm") + 1:]
+        if any(name != HmacSigner.name for name in after):
+            raise ImproperlyConfigured(
+                f"Only hmac-sha256 may follow aes-gcm in resultstore_transforms (got {enabled}): "
+                f"compress before encrypting, since ciphertext does not compress."
             )
 
     def __bool__(self) -> bool:
@@ -173,16 +197,24 @@ class TransformChain:
                     f"so nothing else is done with it."
                 )
             payload = signer.decode(body, context)
+        if self.require_encryption and not payload.startswith(ENCRYPTED):
+            found = "its outer layer is " + repr(self._layer(payload)[0]) if payload.startswith(MARKER) \
+                else "it carries no transform marker"
+            raise PlaintextRefused(
+                f"Refusing an unencrypted payload for {context.key or 'a keyless read'} ({found}): "
+                f"aes-gcm is enabled, so every stored payload must be encrypted."
+            )
         for _ in range(MAX_LAYERS):
             if not payload.startswith(MARKER):
                 return payload
             name, transform, body = self._layer(payload)
-            if transform is None or (isinstance(transform, HmacSigner) and not transform.key):
+            if transform is None or not getattr(transform, "key", True) \
+                    or not getattr(transform, "configured", True):
                 raise DecodeError(
                     f"Payload was written with the {name!r} transform, which this reader does "
                     f"not have enabled (enabled: {[t.name for t in self.enabled]}). Add {name!r} "
                     f"to resultstore_transforms (and install its plugin"
-                    f"{'; set resultstore_signing_key' if name == HmacSigner.name else ''})."
+                    f"{_SETTING_HINT.get(name, '')})."
                 )
             payload = transform.decode(body, context)
         raise DecodeError(f"Refusing a payload with more than {MAX_LAYERS} transform layers.")

@@ -3,7 +3,8 @@
 Payloads are random bytes, random JSON, task metas with random fields and
 exception dicts (hostile and lazy-loaded class names, ``SystemExit``...),
 wrapped in random layers: Celery's compression marker (bz2/gzip/lzma), the
-``zlib`` transform, valid and forged signatures, unknown markers, truncation
+``zlib`` transform, valid and forged signatures, valid and forged ``aes-gcm``
+encryption (when ``cryptography`` is installed), unknown markers, truncation
 and decompression bombs.  Each case is written under a key and read through
 one entry point: task meta, batched read, group meta (and
 ``GroupResult.restore``), chord part, and the pushed-message decode of the
@@ -48,13 +49,23 @@ from ..keys import RECORDS
 from ..spec import KeyValueStore
 from ..transforms import MARKER, HmacSigner, PayloadContext
 
-__all__ = ["FuzzStats", "fuzz_backend", "SETTINGS", "SIGNED", "RSS_BUDGET"]
+__all__ = ["FuzzStats", "fuzz_backend", "SETTINGS", "SIGNED", "ENCRYPTED", "RSS_BUDGET",
+           "reading_settings"]
 
 #: Settings of the backends the fuzzer reads with (a small bound keeps bombs cheap).
 LIMIT = 1 << 20
 SETTINGS: dict[str, Any] = {"resultstore_max_payload_size": LIMIT}
 SIGNED: dict[str, Any] = {**SETTINGS, "resultstore_transforms": ["zlib", "hmac-sha256"],
           "resultstore_signing_key": "fuzz-key"}
+#: Compressed, then encrypted (``aes-gcm`` needs ``cryptography``; see :func:`reading_settings`).
+ENCRYPTION_KEYS = {"fuzz": b"\x07" * 32}
+ENCRYPTED: dict[str, Any] = {**SETTINGS, "resultstore_transforms": ["zlib", "aes-gcm"],
+                             "resultstore_encryption_keys": ENCRYPTION_KEYS}
+try:
+    import cryptography  # noqa: F401
+    HAVE_CRYPTOGRAPHY = True
+except ImportError:  # pragma: no cover - the kit runs without the encryption extra
+    HAVE_CRYPTOGRAPHY = False
 #: Peak RSS growth a whole run may cause (bombs inflate 4x the bound).
 RSS_BUDGET = 64 * 1024 * 1024
 _BATCH = 10_000
@@ -141,7 +152,13 @@ def document(seed: int) -> bytes:
     return json.dumps(doc).encode()
 
 
-_LAYERS = ("bz2", "gzip", "lzma", "zlib", "signed", "forged", "unknown", "truncate", "bomb")
+_LAYERS = ("bz2", "gzip", "lzma", "zlib", "signed", "forged", "unknown", "truncate", "bomb",
+           "sealed-forged", *(("sealed",) if HAVE_CRYPTOGRAPHY else ()))
+
+
+def reading_settings() -> list[dict[str, Any]]:
+    """The settings the fuzzer reads with: plain, signed and (with cryptography) encrypted."""
+    return [SETTINGS, SIGNED, *([ENCRYPTED] if HAVE_CRYPTOGRAPHY else [])]
 cases = st.tuples(st.sampled_from(ENTRIES), st.integers(min_value=0, max_value=2**32 - 1),
                   st.lists(st.sampled_from(_LAYERS), max_size=3),
                   st.integers(min_value=0, max_value=255))
@@ -178,6 +195,15 @@ def wrap(payload: bytes, layers: list[str], key: str, salt: int) -> bytes:
             payload = MARKER + b"hmac-sha256\x00" + body
         elif layer == "forged":
             payload = MARKER + b"hmac-sha256\x00" + bytes([salt]) * 32 + payload
+        elif layer == "sealed":
+            from ..encryption import AesGcmTransform
+
+            body = AesGcmTransform(ENCRYPTION_KEYS).encode(payload, PayloadContext(key))
+            payload = MARKER + b"aes-gcm\x00" + body
+        elif layer == "sealed-forged":
+            kid = (b"fuzz", b"", b"\xff\xfe", b"x" * 255)[salt % 4]
+            payload = (MARKER + b"aes-gcm\x00" + bytes([1 + salt % 2, len(kid)]) + kid
+                       + bytes([salt]) * 12 + payload[:salt])
         elif layer == "unknown":
             payload = MARKER + b"zstd\x00" + payload
         elif layer == "truncate":
@@ -341,8 +367,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     examples = int(args[0]) if args else 100_000
-    backends = [resultstore.connect("memory://fuzz", **SETTINGS),
-                resultstore.connect("memory://fuzz-signed", **SIGNED)]
+    backends = [resultstore.connect(f"memory://fuzz-{n}", **settings)
+                for n, settings in enumerate(reading_settings())]
     stats = FuzzStats()
     warm_up(backends[0])
     start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -16,7 +16,7 @@ import pytest
 from .. import states
 from ..backend import ResultBackend
 from ..codec import json_dumps
-from ..errors import DecodeError, NotSupported, SecurityError
+from ..errors import DecodeError, DecryptionError, NotSupported, SecurityError
 from ..spec import Capability, KeyValueStore
 from .faults import CallCounter
 from .kit import BackendKit, MakeBackend, requires
@@ -308,6 +308,24 @@ class ConformanceSuite(BackendKit):
         with pytest.raises(SecurityError):
             backend.get_task_meta(target)
 
+    def test_encrypted_roundtrip_and_refusal(self, make_backend: MakeBackend) -> None:
+        pytest.importorskip("cryptography", reason="aes-gcm needs pip install resultstore[encryption]")
+        settings = {"resultstore_transforms": ["zlib", "aes-gcm"],
+                    "resultstore_encryption_keys": {"k1": b"\x01" * 32}}
+        writer = make_backend(**settings)
+        task_id = _uid()
+        writer.mark_as_failure(task_id, KitError("secret"))
+        writer.mark_as_done(done_id := _uid(), {"secret": 1})
+        reader = make_backend(**settings)
+        assert reader.get_task_meta(done_id)["result"] == {"secret": 1}
+        assert type(reader.get_task_meta(task_id)["result"]) is KitError
+        if isinstance(writer.store, KeyValueStore):
+            with pytest.raises(DecodeError):
+                make_backend().get_task_meta(task_id)
+            with pytest.raises(DecryptionError):
+                make_backend(**{**settings, "resultstore_encryption_keys": {"k1": b"\x02" * 32}}
+                             ).get_task_meta(task_id)
+
     def test_pickle_needs_accept(self, make_backend: MakeBackend) -> None:
         writer = make_backend(result_serializer="pickle", result_accept_content=["pickle"])
         task_id = _uid()
@@ -326,7 +344,7 @@ class ConformanceSuite(BackendKit):
         fuzz = pytest.importorskip("resultstore.testing.fuzz",
                                    reason="the fuzz test needs hypothesis (pip install resultstore[testing])")
         examples = int(os.environ.get("RESULTSTORE_FUZZ_EXAMPLES", self.fuzz_examples))
-        stats = fuzz.fuzz_backend([make_backend(**fuzz.SETTINGS), make_backend(**fuzz.SIGNED)],
+        stats = fuzz.fuzz_backend([make_backend(**settings) for settings in fuzz.reading_settings()],
                                   examples)
         assert stats.cases >= examples and stats.untyped == 0 and not stats.imported
 
