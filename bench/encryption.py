@@ -44,8 +44,9 @@ def main(argv: list[str]) -> int:
         for label, value in RESULTS.items():
             for name, backend in backends.items():
                 prefix = f"{name}-{label}-"
-                store = ops_per_second(lambda i: backend.store_result(f"{prefix}{i}", value, states.SUCCESS), n)
-                get = ops_per_second(lambda i: backend.get_task_meta(f"{prefix}{i % n}"), n)
+                store = ops_per_second(
+                    lambda i, b=backend, p=prefix, v=value: b.store_result(f"{p}{i}", v, states.SUCCESS), n)
+                get = ops_per_second(lambda i, b=backend, p=prefix: b.get_task_meta(f"{p}{i % n}"), n)
                 rows.append((label, name, store, get))
     base = {label: (s, g) for label, name, s, g in rows if name == "plain"}
     print(f"redis:// encryption, n={n} per row (best of 3), ops/s; ratio vs plain")
