@@ -68,7 +68,7 @@ except ImportError:  # pragma: no cover - the kit runs without the encryption ex
     HAVE_CRYPTOGRAPHY = False
 #: Peak RSS growth a whole run may cause (bombs inflate 4x the bound).
 RSS_BUDGET = 64 * 1024 * 1024
-_BATCH = 10_000
+_BATCH = 2_000
 ENTRIES = ("task", "many", "group", "restore", "chord", "pushed")
 
 _PLAIN = (type(None), bool, int, float, str, bytes, datetime, date, time, Decimal, uuid.UUID)
