@@ -22,7 +22,7 @@ from .chords import ChordAccounting, ChordPart, chord_accounting
 from .codec import Codec, build_meta, pending_meta
 from .config import Settings
 from .errors import BackendGetMetaError, BackendStoreError, NotSupported
-from .hooks import has_listeners, plugin_manager
+from .hooks import has_listeners, observing, plugin_manager
 from .keys import RECORDS, Keyspace
 from .records import KVRecords, MetaRecords, Records
 from .retry import RetryPolicy
@@ -82,6 +82,8 @@ class ResultBackend:
             store, self.codec, self.keys, self.chord_expires)
         self._emit_stored = has_listeners(self.hooks, "resultstore_stored")
         self._emit_fetched = has_listeners(self.hooks, "resultstore_fetched")
+        self._observe = has_listeners(self.hooks, "resultstore_operation")
+        self._emit_chord = has_listeners(self.hooks, "resultstore_chord_completed")
         self._astore: AsyncKeyValueStore | None = None
         self._ameta: AsyncMetaStore | None = None
 
@@ -98,26 +100,41 @@ class ResultBackend:
 
     def _on_retry(self, operation: str, attempt: int, delay: float, exc: BaseException) -> None:
         self.hooks.hook.resultstore_retried(operation=operation, attempt=attempt, delay=delay,
-                                            exc=exc)
+                                            exc=exc, backend=self)
 
     def _write(self, operation: str, func: Callable[..., Any], *args: Any,
                task_id: str | None = None, state: str | None = None) -> Any:
+        if self._observe:
+            with observing(self.hooks, self, operation, task_id):
+                return self._write_now(operation, func, *args, task_id=task_id, state=state)
+        return self._write_now(operation, func, *args, task_id=task_id, state=state)
+
+    def _write_now(self, operation: str, func: Callable[..., Any], *args: Any,
+                   task_id: str | None = None, state: str | None = None) -> Any:
         try:
             return self.retry.call(operation, func, *args, safe=self.store.exception_safe_to_retry,
                                    error=BackendStoreError, on_retry=self._on_retry,
                                    task_id=task_id, state=state)
         except Exception as exc:
-            self.hooks.hook.resultstore_failed(operation=operation, exc=exc)
+            self.hooks.hook.resultstore_failed(operation=operation, exc=exc, backend=self)
             raise
 
     def _read(self, operation: str, func: Callable[..., Any], *args: Any,
               task_id: str | None = None, max_retries: float | None = None) -> Any:
+        if self._observe:
+            with observing(self.hooks, self, operation, task_id):
+                return self._read_now(operation, func, *args, task_id=task_id,
+                                      max_retries=max_retries)
+        return self._read_now(operation, func, *args, task_id=task_id, max_retries=max_retries)
+
+    def _read_now(self, operation: str, func: Callable[..., Any], *args: Any,
+                  task_id: str | None = None, max_retries: float | None = None) -> Any:
         try:
             return self.retry.call(operation, func, *args, safe=self.store.exception_safe_to_retry,
                                    error=BackendGetMetaError, on_retry=self._on_retry,
                                    task_id=task_id, max_retries=max_retries)
         except Exception as exc:
-            self.hooks.hook.resultstore_failed(operation=operation, exc=exc)
+            self.hooks.hook.resultstore_failed(operation=operation, exc=exc, backend=self)
             raise
 
     def encode(self, data: Any) -> bytes:
@@ -142,7 +159,8 @@ class ResultBackend:
         nbytes = self._write("store_result", self.records.put, str(task_id), meta,
                              self.expires_for(state), task_id=str(task_id), state=state)
         if self._emit_stored and nbytes:
-            self.hooks.hook.resultstore_stored(task_id=str(task_id), state=state, nbytes=nbytes)
+            self.hooks.hook.resultstore_stored(task_id=str(task_id), state=state, nbytes=nbytes,
+                                               backend=self)
         return result
 
     def mark_as_started(self, task_id: str, **meta: Any) -> Any:
@@ -178,7 +196,7 @@ class ResultBackend:
         if cache and (meta := self.cache.get(task_id)) is not None:
             if self._emit_fetched:
                 self.hooks.hook.resultstore_fetched(task_id=task_id, state=meta["status"],
-                                                    cached=True)
+                                                    cached=True, backend=self)
             return meta
         meta = self._read("get_task_meta", self.records.get, task_id, task_id=task_id,
                           max_retries=max_retries) or pending_meta()
@@ -188,7 +206,8 @@ class ResultBackend:
         if cache and meta["status"] == states.SUCCESS:
             self.cache.put(task_id, meta)
         if self._emit_fetched:
-            self.hooks.hook.resultstore_fetched(task_id=task_id, state=meta["status"], cached=False)
+            self.hooks.hook.resultstore_fetched(task_id=task_id, state=meta["status"], cached=False,
+                                                backend=self)
         return meta
 
     def get_many(self, task_ids: Iterable[str], cache: bool = True) -> dict[str, dict[str, Any]]:
@@ -263,6 +282,9 @@ class ResultBackend:
         parts: list[ChordPart] | None = self._write(
             "chord_part_return", self._chords().add, str(group_id), str(task_id), index, state,
             result, task_id=str(task_id), state=state)
+        if parts is not None and self._emit_chord:
+            self.hooks.hook.resultstore_chord_completed(backend=self, group_id=str(group_id),
+                                                        size=len(parts))
         return parts
 
     def add_to_chord(self, group_id: str, by: int = 1) -> None:
@@ -316,14 +338,26 @@ class ResultBackend:
             self._ameta = self.store.aio()
         return self._ameta
 
+    async def _aread(self, operation: str, func: Callable[..., Any], *args: Any,
+                     task_id: str | None = None) -> Any:
+        """The asyncio twin of ``_read`` (observed by ``resultstore_operation`` hooks)."""
+        if self._observe:
+            with observing(self.hooks, self, operation, task_id):
+                return await self.retry.acall(operation, func, *args,
+                                              safe=self.store.exception_safe_to_retry,
+                                              error=BackendGetMetaError, on_retry=self._on_retry,
+                                              task_id=task_id)
+        return await self.retry.acall(operation, func, *args,
+                                      safe=self.store.exception_safe_to_retry,
+                                      error=BackendGetMetaError, on_retry=self._on_retry,
+                                      task_id=task_id)
+
     async def _aread_metas(self, task_ids: list[str]) -> list[dict[str, Any] | None]:
         """Record stores: native asyncio reads (AIO) or the sync read on a worker thread."""
         ameta = self.ameta
         if ameta is None:
             return await asyncio.to_thread(self._read, "get_many", self.records.get_many, task_ids)
-        found = await self.retry.acall("get_many", ameta.get_many_meta, task_ids,
-                                       safe=self.store.exception_safe_to_retry,
-                                       error=BackendGetMetaError, on_retry=self._on_retry)
+        found = await self._aread("get_many", ameta.get_many_meta, task_ids)
         return [None if (m := found.get(t)) is None else self.codec.meta_from_decoded(dict(m))
                 for t in task_ids]
 
@@ -335,10 +369,8 @@ class ResultBackend:
         if not isinstance(self.store, KeyValueStore):
             stored = (await self._aread_metas([task_id]))[0]
             return self._fetched(task_id, stored or pending_meta(), cache)
-        payload = await self.retry.acall("get_task_meta", self.astore.get, self.keys.task(task_id),
-                                         safe=self.store.exception_safe_to_retry,
-                                         error=BackendGetMetaError, on_retry=self._on_retry,
-                                         task_id=task_id)
+        payload = await self._aread("get_task_meta", self.astore.get, self.keys.task(task_id),
+                                    task_id=task_id)
         meta = (pending_meta() if payload is None
                 else self.codec.decode_meta(payload, RECORDS.task(task_id)))
         return self._fetched(task_id, meta, cache)
@@ -353,10 +385,8 @@ class ResultBackend:
             for task_id, stored in zip(missing, metas, strict=True):
                 found[task_id] = self._fetched(task_id, stored or pending_meta(), cache)
         elif missing:
-            payloads = await self.retry.acall(
-                "get_many", self.astore.mget, [self.keys.task(t) for t in missing],
-                safe=self.store.exception_safe_to_retry, error=BackendGetMetaError,
-                on_retry=self._on_retry)
+            payloads = await self._aread("get_many", self.astore.mget,
+                                         [self.keys.task(t) for t in missing])
             for task_id, payload in zip(missing, payloads, strict=True):
                 meta = (pending_meta() if payload is None
                 else self.codec.decode_meta(payload, RECORDS.task(task_id)))

@@ -17,14 +17,18 @@ and declares itself in its distribution's metadata::
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    from .backend import ResultBackend
     from .transforms import Transform
 
-__all__ = ["hookspec", "hookimpl", "HookSpecs", "plugin_manager", "PROJECT", "ENTRY_POINT_GROUP"]
+__all__ = ["hookspec", "hookimpl", "HookSpecs", "plugin_manager", "has_listeners", "observing",
+           "PROJECT", "ENTRY_POINT_GROUP"]
 
 PROJECT = "resultstore"
 ENTRY_POINT_GROUP = "resultstore.hooks"
@@ -46,11 +50,13 @@ class HookSpecs:
         """
 
     @hookspec
-    def resultstore_stored(self, task_id: str, state: str, nbytes: int) -> None:
-        """A task meta was written (after a successful store)."""
+    def resultstore_stored(self, task_id: str, state: str, nbytes: int,
+                           backend: ResultBackend) -> None:
+        """A task meta was written (after a successful store); ``nbytes``: the payload's size."""
 
     @hookspec
-    def resultstore_fetched(self, task_id: str, state: str, cached: bool) -> None:
+    def resultstore_fetched(self, task_id: str, state: str, cached: bool,
+                            backend: ResultBackend) -> None:
         """A task meta was read (``cached``: served from the LRU cache)."""
 
     @hookspec
@@ -59,12 +65,31 @@ class HookSpecs:
 
     @hookspec
     def resultstore_retried(self, operation: str, attempt: int, delay: float,
-                            exc: BaseException) -> None:
+                            exc: BaseException, backend: ResultBackend) -> None:
         """A store operation failed transiently and will be retried after ``delay`` s."""
 
     @hookspec
-    def resultstore_failed(self, operation: str, exc: BaseException) -> None:
+    def resultstore_failed(self, operation: str, exc: BaseException,
+                           backend: ResultBackend) -> None:
         """A store operation failed for good (the error is raised to the caller)."""
+
+    @hookspec
+    def resultstore_operation(self, backend: ResultBackend, operation: str,
+                              task_id: str | None) -> AbstractContextManager[Any] | None:
+        """Return a context manager entered around one operation (or ``None``).
+
+        ``operation`` is ``store_result``, ``get_task_meta``, ``get_many``, ``save_group``,
+        ``restore_group``, ``chord_part_return``, ... (the retried/failed hooks' names) or
+        ``wait`` (a waiter blocked on one task).  The manager is entered before the first
+        attempt and exited after the last, with the exception if the operation failed, in the
+        caller's thread and context: a tracing plugin parents its span to the caller's.  Called
+        only while some plugin implements it (see :func:`has_listeners`).
+        """
+
+    @hookspec
+    def resultstore_chord_completed(self, backend: ResultBackend, group_id: str,
+                                    size: int) -> None:
+        """The last of a chord's ``size`` header parts was recorded (once per chord)."""
 
 
 _lock = threading.Lock()
@@ -90,3 +115,15 @@ def has_listeners(manager: pluggy.PluginManager, name: str) -> bool:
     """True when some plugin implements hook ``name`` (skip the call otherwise)."""
     caller: Any = getattr(manager.hook, name)
     return bool(caller.get_hookimpls())
+
+
+@contextmanager
+def observing(manager: pluggy.PluginManager, backend: ResultBackend, operation: str,
+              task_id: str | None = None) -> Iterator[None]:
+    """Enter every ``resultstore_operation`` context manager around the ``with`` block."""
+    managers = manager.hook.resultstore_operation(backend=backend, operation=operation,
+                                                  task_id=task_id)
+    with ExitStack() as stack:
+        for cm in managers:
+            stack.enter_context(cm)
+        yield

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import states
 from .errors import NotSupported, TimeoutError
-from .hooks import has_listeners
+from .hooks import has_listeners, observing
 from .keys import RECORDS
 from .spec import Capability, KeyValueStore, MetaStore, Subscriber
 
@@ -301,6 +301,8 @@ class Waiter:
         #: Reports observed state changes to ``resultstore_state_changed`` hooks, if any listen.
         self.on_change: OnChange | None = (
             self._state_changed if has_listeners(backend.hooks, "resultstore_state_changed") else None)
+        #: True when some ``resultstore_operation`` hook observes waits.
+        self.observe = has_listeners(backend.hooks, "resultstore_operation")
         self._init_state()
         _WAITERS.add(self)
 
@@ -331,6 +333,13 @@ class Waiter:
     def wait(self, task_id: str, timeout: float | None = None, interval: float = 0.5,
              on_interval: OnInterval | None = None, on_message: OnMessage | None = None) -> Meta:
         """Block until ``task_id`` is ready and return its meta; ``TimeoutError`` after ``timeout``."""
+        if self.observe:
+            with observing(self.backend.hooks, self.backend, "wait", str(task_id)):
+                return self._wait(task_id, timeout, interval, on_interval, on_message)
+        return self._wait(task_id, timeout, interval, on_interval, on_message)
+
+    def _wait(self, task_id: str, timeout: float | None, interval: float,
+              on_interval: OnInterval | None, on_message: OnMessage | None) -> Meta:
         ready = self.iter_ready([task_id], timeout, interval, on_interval, on_message)
         try:
             for _, meta in ready:
@@ -383,6 +392,13 @@ class Waiter:
                         on_interval: OnInterval | None = None,
                         on_message: OnMessage | None = None) -> Meta:
         """The asyncio twin of :meth:`wait`; never blocks the event loop."""
+        if self.observe:
+            with observing(self.backend.hooks, self.backend, "wait", str(task_id)):
+                return await self._await_one(task_id, timeout, interval, on_interval, on_message)
+        return await self._await_one(task_id, timeout, interval, on_interval, on_message)
+
+    async def _await_one(self, task_id: str, timeout: float | None, interval: float,
+                         on_interval: OnInterval | None, on_message: OnMessage | None) -> Meta:
         ready = self.aiter_ready([task_id], timeout, interval, on_interval, on_message)
         try:
             async for _, meta in ready:
