@@ -117,12 +117,18 @@ def has_listeners(manager: pluggy.PluginManager, name: str) -> bool:
     return bool(caller.get_hookimpls())
 
 
-@contextmanager
 def observing(manager: pluggy.PluginManager, backend: ResultBackend, operation: str,
-              task_id: str | None = None) -> Iterator[None]:
-    """Enter every ``resultstore_operation`` context manager around the ``with`` block."""
+              task_id: str | None = None) -> AbstractContextManager[Any]:
+    """One context manager entering every ``resultstore_operation`` manager (usually one)."""
     managers = manager.hook.resultstore_operation(backend=backend, operation=operation,
                                                   task_id=task_id)
+    if len(managers) == 1:
+        return managers[0]  # type: ignore[no-any-return]
+    return _all(managers)
+
+
+@contextmanager
+def _all(managers: list[AbstractContextManager[Any]]) -> Iterator[None]:
     with ExitStack() as stack:
         for cm in managers:
             stack.enter_context(cm)
