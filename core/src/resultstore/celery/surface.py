@@ -103,21 +103,22 @@ class SurfaceMixin:
 
     # -- Celery's key/value API (BaseKeyValueStoreBackend) ------------------------------
     @staticmethod
-    def key_t(value: str | bytes) -> bytes:
-        """Celery's ``ensure_bytes``: keys are bytes."""
+    def key_t(value: str | bytes) -> Any:
+        """Celery's ``ensure_bytes``: keys are bytes (a host whose Celery class has
+        ``key_t = str``, as ``ArangoDbBackend``, overrides it: keys are then ``str``)."""
         return _bytes(value)
 
     @property
-    def task_keyprefix(self) -> bytes:
-        return _bytes(self.backend.keys.prefix + TASK_PREFIX)
+    def task_keyprefix(self) -> Any:
+        return self.key_t(self.backend.keys.prefix + TASK_PREFIX)
 
     @property
-    def group_keyprefix(self) -> bytes:
-        return _bytes(self.backend.keys.prefix + GROUP_PREFIX)
+    def group_keyprefix(self) -> Any:
+        return self.key_t(self.backend.keys.prefix + GROUP_PREFIX)
 
     @property
-    def chord_keyprefix(self) -> bytes:
-        return _bytes(self.backend.keys.prefix + CHORD_PREFIX)
+    def chord_keyprefix(self) -> Any:
+        return self.key_t(self.backend.keys.prefix + CHORD_PREFIX)
 
     @property
     def implements_incr(self) -> bool:
@@ -125,21 +126,21 @@ class SurfaceMixin:
         capabilities = self.backend.capabilities
         return Capability.INCR in capabilities and Capability.CHORD not in capabilities
 
-    def get_key_for_task(self, task_id: Any, key: str | bytes = "") -> bytes:
-        """``celery-task-meta-<id><key>`` as bytes (``ValueError`` for an empty id)."""
+    def get_key_for_task(self, task_id: Any, key: str | bytes = "") -> Any:
+        """``celery-task-meta-<id><key>`` as ``key_t`` (``ValueError`` for an empty id)."""
         if not task_id:
             raise ValueError(f"task_id must not be empty. Got {task_id} instead.")
-        return self.task_keyprefix + _bytes(str(task_id)) + _bytes(key)
+        return self.task_keyprefix + self.key_t(str(task_id)) + self.key_t(key)
 
-    def get_key_for_group(self, group_id: Any, key: str | bytes = "") -> bytes:
+    def get_key_for_group(self, group_id: Any, key: str | bytes = "") -> Any:
         if not group_id:
             raise ValueError(f"group_id must not be empty. Got {group_id} instead.")
-        return self.group_keyprefix + _bytes(str(group_id)) + _bytes(key)
+        return self.group_keyprefix + self.key_t(str(group_id)) + self.key_t(key)
 
-    def get_key_for_chord(self, group_id: Any, key: str | bytes = "") -> bytes:
+    def get_key_for_chord(self, group_id: Any, key: str | bytes = "") -> Any:
         if not group_id:
             raise ValueError(f"group_id must not be empty. Got {group_id} instead.")
-        return self.chord_keyprefix + _bytes(str(group_id)) + _bytes(key)
+        return self.chord_keyprefix + self.key_t(str(group_id)) + self.key_t(key)
 
     def _kv(self) -> KeyValueStore:
         store = self.backend.store
