@@ -178,9 +178,9 @@ class ResultBackend:
         return self.store_result(task_id, exc, states.RETRY, traceback, request)  # type: ignore[no-any-return]
 
     def mark_as_revoked(self, task_id: str, reason: str = "", request: Any = None) -> Any:
-        from .codec import standin_class
+        from .codec.exceptions import loaded_or_standin
 
-        exc = standin_class("TaskRevokedError", "celery.exceptions")(reason)
+        exc = loaded_or_standin("TaskRevokedError", "celery.exceptions")(reason)
         return self.store_result(task_id, exc, states.REVOKED, None, request)
 
     def forget(self, task_id: str) -> None:

@@ -135,8 +135,6 @@ def test_documents_are_celerys(ours: MakeBackend, mongodb_url: str, serializer: 
         assert doc_mine == doc_theirs
 
 
-@pytest.mark.xfail(strict=True, reason="core's pickle codec stores its TaskRevokedError stand-in "
-                   "as a generic Exception wrapper (core, not this plugin; reported)")
 def test_pickled_revoked_is_celerys(ours: MakeBackend, mongodb_url: str) -> None:
     conf = {"result_serializer": "pickle", "result_accept_content": ["pickle"]}
     celery_side, backend = _celery(mongodb_url, **conf), ours(**conf)

@@ -25,7 +25,7 @@ from typing import Any
 from ..errors import SecurityError
 
 __all__ = ["exception_to_dict", "exception_to_python", "ensure_serializable", "standin_class",
-           "pickleable_exception"]
+           "loaded_or_standin", "pickleable_exception"]
 
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _MAX_NAME = 256
@@ -165,3 +165,12 @@ def exception_to_python(exc: Any) -> BaseException | None:
     except Exception:  # noqa: BLE001 - constructor rejected the stored args
         return Exception(f"{cls}({_safe_repr(exc_msg)[:200]})")
     return built
+
+
+def loaded_or_standin(name: str, module: str) -> type[Exception]:
+    """``module.name`` if that module is already loaded and holds such an Exception class
+    (so pickle writes a reference Celery's readers resolve), else :func:`standin_class`."""
+    cls = _find_class(module, name)
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        return cls
+    return standin_class(name, module)
