@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).parents[2] / "docs"
-PAGES = ["index.md", "concepts.md", "configuration.md", "plugin-authors.md", "encryption.md"]
+PAGES = ["index.md", "concepts.md", "configuration.md", "plugin-authors.md", "encryption.md",
+         "offload.md"]
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 

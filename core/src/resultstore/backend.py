@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone, tzinfo
 from types import EllipsisType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import states
 from .cache import ResultCache
@@ -35,6 +35,9 @@ from .spec import (
     ThreadedAsyncStore,
 )
 from .transforms import TransformChain
+
+if TYPE_CHECKING:
+    from .offload import Offload
 
 __all__ = ["ResultBackend"]
 
@@ -78,6 +81,14 @@ class ResultBackend:
             KVRecords(store, self.codec, self.keys) if isinstance(store, KeyValueStore)
             else MetaRecords(store, self.codec)
         )
+        self.offload: Offload | None = None
+        if settings["resultstore_offload_url"]:
+            from .offload import Offload, OffloadRecords
+
+            self.offload = Offload(str(settings["resultstore_offload_url"]),
+                                   int(settings["resultstore_offload_threshold"]), settings,
+                                   self.codec, self.keys)
+            self.records = OffloadRecords(self.records, self.offload)
         self.chords: ChordAccounting | None = chord_accounting(
             store, self.codec, self.keys, self.chord_expires)
         self._emit_stored = has_listeners(self.hooks, "resultstore_stored")
@@ -203,6 +214,8 @@ class ResultBackend:
         return self._fetched(task_id, meta, cache)
 
     def _fetched(self, task_id: str, meta: dict[str, Any], cache: bool) -> dict[str, Any]:
+        if self.offload is not None:  # asyncio reads and pushed metas (records resolve the rest)
+            meta = self.offload.resolve(task_id, meta)
         if cache and meta["status"] == states.SUCCESS:
             self.cache.put(task_id, meta)
         if self._emit_fetched:
@@ -297,9 +310,12 @@ class ResultBackend:
     # -- maintenance ------------------------------------------------------
     def cleanup(self) -> int:
         """Delete expired results where the store does not expire them itself."""
-        if Capability.CLEANUP not in self.capabilities:
-            return 0
-        return self._write("cleanup", self.store.cleanup)  # type: ignore[no-any-return]
+        removed = 0
+        if self.offload is not None:  # objects of expired pointers (stores without native TTL)
+            removed += self._write("cleanup", self.offload.cleanup)
+        if Capability.CLEANUP in self.capabilities:
+            removed += self._write("cleanup", self.store.cleanup)
+        return removed
 
     def task_ids(self) -> Iterable[str]:
         """Ids of stored task results (needs the SCAN capability)."""
@@ -387,10 +403,12 @@ class ResultBackend:
         elif missing:
             payloads = await self._aread("get_many", self.astore.mget,
                                          [self.keys.task(t) for t in missing])
-            for task_id, payload in zip(missing, payloads, strict=True):
-                meta = (pending_meta() if payload is None
-                else self.codec.decode_meta(payload, RECORDS.task(task_id)))
-                found[task_id] = self._fetched(task_id, meta, cache)
+            metas = [None if payload is None else self.codec.decode_meta(payload, RECORDS.task(task_id))
+                     for task_id, payload in zip(missing, payloads, strict=True)]
+            if self.offload is not None:  # one batched fetch of the offloaded ones
+                metas = await asyncio.to_thread(self.offload.resolve_many, missing, metas)
+            for task_id, meta in zip(missing, metas, strict=True):
+                found[task_id] = self._fetched(task_id, meta or pending_meta(), cache)
         return {t: found[t] for t in ids}
 
     async def aclose(self) -> None:

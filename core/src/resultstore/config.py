@@ -43,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     "resultstore_transforms": [],
     "resultstore_signing_key": None,
     "resultstore_encryption_keys": None,
+    "resultstore_offload_url": None,
+    "resultstore_offload_threshold": 256 * 1024,
     "resultstore_max_payload_size": DEFAULT_MAX_PAYLOAD_SIZE,
     "resultstore_poll_interval_max": 1.0,
 }

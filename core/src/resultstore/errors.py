@@ -14,7 +14,8 @@ __all__ = [
     "PluginImportError", "BackendError", "BackendStoreError", "BackendGetMetaError",
     "DecodeError", "SecurityError", "ChordError", "TimeoutError", "NotSupported",
     "InvalidTaskId", "ResultDisabled", "ChordClaimLost", "CorruptResultError",
-    "DecryptionError", "UnknownEncryptionKey", "PlaintextRefused",
+    "DecryptionError", "UnknownEncryptionKey", "PlaintextRefused", "OffloadError",
+    "OffloadedResultMissing",
 ]
 
 
@@ -124,6 +125,15 @@ class UnknownEncryptionKey(DecryptionError):
 
 class PlaintextRefused(SecurityError):
     """A payload is not encrypted while the ``aes-gcm`` transform is enabled."""
+
+
+class OffloadError(CorruptResultError):
+    """An offloaded result cannot be read: its pointer is malformed, or the object does
+    not match the pointer's size and sha256 (corrupt or replaced)."""
+
+
+class OffloadedResultMissing(OffloadError):
+    """The object an offload pointer names is not in the offload store."""
 
 
 class ChordError(ResultStoreError):
