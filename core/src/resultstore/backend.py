@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone, tzinfo
 from types import EllipsisType
@@ -40,6 +41,10 @@ if TYPE_CHECKING:
     from .offload import Offload
 
 __all__ = ["ResultBackend"]
+
+
+#: Chord bookkeeping keys sharing the group prefix (``<gid>.j``, ``.t``, ``.s``, ``.n``, ``.j.N``...).
+_CHORD_SUFFIX = re.compile(r"\.(?:[jtsndc]|j\.\d+)$")
 
 
 def _tz(name: str | None) -> tzinfo:
@@ -319,10 +324,19 @@ class ResultBackend:
 
     def task_ids(self) -> Iterable[str]:
         """Ids of stored task results (needs the SCAN capability)."""
-        if not isinstance(self.store, KeyValueStore) or not self.has(Capability.SCAN):
+        return self._ids("task", self.keys.task_prefix)
+
+    def group_ids(self) -> Iterable[str]:
+        """Ids of saved groups (needs the SCAN capability; chord bookkeeping keys left out)."""
+        return self._ids("group", self.keys.group_prefix)
+
+    def _ids(self, kind: str, prefix: str) -> Iterable[str]:
+        if not self.has(Capability.SCAN):
             raise NotSupported(f"{type(self.store).__name__} cannot list its results.")
-        prefix = self.keys.task_prefix
-        return (key[len(prefix):] for key in self.store.scan(prefix))
+        if isinstance(self.store, MetaStore):
+            return self.store.scan_ids(kind)
+        keys = (key[len(prefix):] for key in self.store.scan(prefix))
+        return keys if kind == "task" else (k for k in keys if not _CHORD_SUFFIX.search(k))
 
     def as_uri(self, include_password: bool = False) -> str:
         return self.store.as_uri(include_password)

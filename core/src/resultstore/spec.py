@@ -60,8 +60,12 @@ class Capability(str, enum.Enum):
     CHORD = "chord_add"
     #: ``subscriber(on_message, on_reconnect)``: push notification of new values.
     SUBSCRIBE = "subscribe"
-    #: ``scan(prefix)``: iterate keys, for listing and cleanup.
+    #: ``scan(prefix)``: iterate keys, for listing and cleanup (record stores:
+    #: ``scan_ids(kind)``, the ids of stored task metas or saved groups).
     SCAN = "scan"
+    #: ``ttls(keys)``: remaining seconds to live of keys, in one round trip (``resultstore
+    #: migrate`` keeps them; without it, the destination's own expiry settings apply).
+    TTL = "ttl"
     #: ``aio()``: a native asyncio twin of the store.
     AIO = "aio"
     #: ``cleanup()``: the store deletes expired entries itself when asked (no native TTL).
@@ -195,6 +199,10 @@ class KeyValueStore(abc.ABC):
     def scan(self, prefix: str) -> Iterator[str]:
         """Yield the keys starting with ``prefix`` (SCAN capability)."""
         raise NotSupported(f"{type(self).__name__} cannot list its keys")
+
+    def ttls(self, keys: Sequence[str]) -> list[float | None]:
+        """Remaining seconds to live of each key, ``None`` for none or missing (TTL capability)."""
+        raise NotSupported(f"{type(self).__name__} cannot report expiry")
 
     def cleanup(self) -> int:
         """Delete expired entries; return how many (CLEANUP capability)."""
@@ -376,6 +384,11 @@ class MetaStore(abc.ABC):
     def chord_clear(self, group_key: str) -> None:
         """See :meth:`KeyValueStore.chord_clear` (CHORD capability)."""
         raise NotSupported(f"{type(self).__name__} has no native chords")
+
+    def scan_ids(self, kind: str) -> Iterator[str]:
+        """Yield the ids of stored task metas (``kind="task"``) or saved groups
+        (``kind="group"``) (SCAN capability)."""
+        raise NotSupported(f"{type(self).__name__} cannot list its records")
 
     def cleanup(self) -> int:
         """Delete expired records; return how many (CLEANUP capability)."""

@@ -10,6 +10,7 @@
     resultstore cleanup URL                   # expired results (stores without native TTL)
     resultstore ls URL                        # stored results (stores that can scan)
     resultstore bench URL                     # store / get / join ops/s, measured
+    resultstore migrate SRC DST               # copy every result and group, resumable, verified
 
 Every command takes ``--json`` for scripts (errors too: one JSON object on
 stdout).  ``-A proj`` reads the URL and every setting (``global_keyprefix``...)
@@ -106,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("cleanup", parents=[with_url], help="delete expired results")
     ls = sub.add_parser("ls", parents=[with_url], help="list stored results (needs scan)")
     ls.add_argument("--limit", type=_POSITIVE, default=None, help="show the oldest N (by date done)")
+    migrate = sub.add_parser("migrate", parents=[common],
+                             help="copy every result and group from SRC to DST, then verify")
+    migrate.add_argument("src", metavar="SRC", help="source backend URL (must be able to list)")
+    migrate.add_argument("dst", metavar="DST", help="destination backend URL")
+    migrate.add_argument("-s", "--setting", action="append", type=_setting, default=[],
+                         metavar="NAME=VALUE", help="a setting for both sides (JSON value)")
+    migrate.add_argument("--batch", type=_POSITIVE, default=500, help="records per read (default 500)")
+    migrate.add_argument("--workers", type=_POSITIVE, default=8,
+                         help="concurrent writes (default 8)")
+    migrate.add_argument("--dry-run", action="store_true", help="count what would be copied")
+    migrate.add_argument("--no-verify", dest="verify", action="store_false",
+                         help="skip the verify pass (counts and digests of both sides)")
     bench = sub.add_parser("bench", parents=[with_url], help="measure store/get/join throughput")
     bench.add_argument("-n", "--count", type=_POSITIVE, default=1000, help="results (default 1000)")
     bench.add_argument("--size", type=_NATURAL, default=100, help="result size in bytes (default 100)")
@@ -149,6 +162,8 @@ def _run(args: argparse.Namespace, out: Output) -> int:
 
     if args.command == "backends":
         return inventory.show_backends(out, default_registry)
+    if args.command == "migrate":
+        return _migrate(args, out)
     url, conf = _target(args)
     out.hide([*url_secrets(url), *(settings_secrets(conf) if conf is not None else ())])
     out.prefix = mask_url(url)
@@ -169,6 +184,25 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         return bench.bench(out, backend, args.count, args.size, args.batch)
     finally:
         backend.close()
+
+
+def _migrate(args: argparse.Namespace, out: Output) -> int:
+    from .migrate import migrate
+
+    conf = _celery_app(args.app).conf if getattr(args, "app", None) else None
+    if conf is not None:
+        out.hide(settings_secrets(conf))
+    out.prefix = f"{mask_url(args.src)} -> {mask_url(args.dst)}"
+    src = connect(args.src, conf, **dict(args.setting))
+    try:
+        dst = connect(args.dst, conf, **dict(args.setting))
+        try:
+            return migrate(out, src, dst, batch=args.batch, workers=args.workers,
+                           dry_run=args.dry_run, verify=args.verify)
+        finally:
+            dst.close()
+    finally:
+        src.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -80,6 +80,7 @@ class MemoryStore(KeyValueStore):
     capabilities = frozenset({
         Capability.INCR, Capability.BATCH, Capability.CHORD, Capability.SUBSCRIBE,
         Capability.SCAN, Capability.AIO, Capability.GUARDED_SET, Capability.CLEANUP,
+        Capability.TTL,
     })
 
     def __init__(self, namespace: str = "default") -> None:
@@ -110,6 +111,13 @@ class MemoryStore(KeyValueStore):
     def mget(self, keys: Sequence[str]) -> list[bytes | None]:
         with self.space.lock:
             return [self._live(key) for key in keys]
+
+    def ttls(self, keys: Sequence[str]) -> list[float | None]:
+        now = time.monotonic()
+        with self.space.lock:
+            items = [self.space.data.get(key) for key in keys]
+        return [None if item is None or item[1] is None else max(item[1] - now, 0.001)
+                for item in items]
 
     def _publish(self, key: str, value: bytes) -> None:
         targets = [s for s in self.space.subscribers if key in s.keys]

@@ -120,7 +120,7 @@ class DatabaseStore(MetaStore):
         "database_engine_options={'connect_args': {...}}")
 
     capabilities = frozenset({Capability.BATCH, Capability.GUARDED_SET, Capability.CHORD,
-                              Capability.CLEANUP})
+                              Capability.CLEANUP, Capability.SCAN})
 
     def __init__(self, config: DatabaseConfig) -> None:
         self.config = config
@@ -257,6 +257,14 @@ class DatabaseStore(MetaStore):
         task = self.tables.task
         with self._single() as conn:
             conn.execute(sa.delete(task).where(task.c.task_id == str(task_id)))
+
+    def scan_ids(self, kind: str) -> Iterator[str]:
+        """Ids of stored task metas (``task``) or saved groups (``group``), in row order."""
+        table, column = ((self.tables.task, "task_id") if kind == "task"
+                         else (self.tables.group, "taskset_id"))
+        with self._single() as conn:
+            ids = [row[0] for row in conn.execute(sa.select(table.c[column]).order_by(table.c.id))]
+        return iter(ids)
 
     # -- groups -----------------------------------------------------------------
     def get_group(self, group_id: str) -> dict[str, Any] | None:

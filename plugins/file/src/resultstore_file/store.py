@@ -20,7 +20,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from resultstore import keys as celery_keys
 from resultstore.config import Settings
@@ -46,7 +46,7 @@ class FileStore(KeyValueStore):
 
     capabilities = frozenset({
         Capability.INCR, Capability.CHORD, Capability.SUBSCRIBE, Capability.SCAN,
-        Capability.CLEANUP, Capability.GUARDED_SET,
+        Capability.CLEANUP, Capability.GUARDED_SET, Capability.TTL,
     })
 
     def __init__(self, options: FileOptions, settings: Settings | None = None) -> None:
@@ -198,6 +198,12 @@ class FileStore(KeyValueStore):
                     yield name.decode("utf-8")
                 except UnicodeDecodeError:
                     continue  # not a key this store could have written
+
+    def ttls(self, keys: Sequence[str]) -> list[float | None]:
+        """Seconds to each key's recorded deadline (``None``: none recorded, Celery's rule)."""
+        now = time.time()
+        deadlines = [Layout.deadline(self.layout.expiry(check_key(key))) for key in keys]
+        return [None if d is None else max(d - now, 0.001) for d in deadlines]
 
     def cleanup(self) -> int:
         """Delete expired values; return how many.

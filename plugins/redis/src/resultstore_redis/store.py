@@ -124,7 +124,7 @@ class RedisStore(KeyValueStore):
 
     capabilities = frozenset({
         Capability.INCR, Capability.BATCH, Capability.CHORD, Capability.SUBSCRIBE,
-        Capability.SCAN, Capability.AIO, Capability.GUARDED_SET,
+        Capability.SCAN, Capability.AIO, Capability.GUARDED_SET, Capability.TTL,
     })
 
     def __init__(self, options: RedisOptions, *, expires: float | None = 86400,
@@ -283,6 +283,15 @@ class RedisStore(KeyValueStore):
     def scan(self, prefix: str) -> Iterator[str]:
         for key in self.client.scan_iter(match=_glob_escape(prefix) + "*", count=1000):
             yield key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+
+    def ttls(self, keys: Sequence[str]) -> list[float | None]:
+        """Remaining lives (``PTTL``, one round trip; per key on a cluster)."""
+        keys = list(keys)
+        if self.cluster:
+            found = [self.client.pttl(key) for key in keys]
+        else:
+            found = self._pipeline([("PTTL", key) for key in keys]) if keys else []
+        return [int(ms) / 1000 if int(ms) > 0 else None for ms in found]
 
     # -- chords (Celery 5.7 protocol) ----------------------------------------------------
     def _chord_keys(self, group_key: str) -> _ChordKeys:
