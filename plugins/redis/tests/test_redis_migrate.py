@@ -4,7 +4,6 @@ and a migrate process killed midway, run again, ends identical."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -70,7 +69,7 @@ def test_killed_midway_then_resumed_ends_identical(dbs: tuple[str, str, redis.Re
     deadline = time.monotonic() + 60
     while client.dbsize() < total // 10 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.005)
-    os.kill(proc.pid, signal.SIGKILL)
+    proc.kill()  # SIGKILL: no cleanup at all
     proc.wait(10)
     copied = client.dbsize()
     assert total // 10 <= copied < total + 1, "the run was not interrupted midway"
@@ -98,3 +97,25 @@ def test_password_never_printed(dbs: tuple[str, str, redis.Redis]) -> None:
     assert again.returncode == 0, again.stdout + again.stderr
     assert ":**@" in again.stdout  # the destination, masked, in the summary's title
     assert ":**@" in json.loads(done.stdout)["destination"]
+
+
+def test_ctrl_c_exits_130_and_the_rerun_resumes(dbs: tuple[str, str, redis.Redis]) -> None:
+    src_url, dst_url, client = dbs
+    total = 3000
+    fill(src_url, total)
+    command = [sys.executable, "-m", "resultstore.cli", "migrate", src_url, dst_url, "--batch", "1",
+               "--workers", "1", "--json"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while client.dbsize() < total // 10 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out + err
+    assert json.loads(out)["interrupted"] is True and "Traceback" not in err
+    copied = client.dbsize()
+    assert copied < total + 1
+    done = subprocess.run([*command[:-5], "--json"], capture_output=True, text=True, timeout=120)
+    report = json.loads(done.stdout)
+    assert done.returncode == 0 and report["verify"]["identical"]
+    assert report["copy"]["same"] == copied and client.dbsize() == total + 1
