@@ -87,3 +87,16 @@ def test_settings_secrets() -> None:
                               "global_keyprefix": "x", "resultstore_signing_key": "sk4",
                               "redis_backend_credential_provider": "mod:Cls"})
     assert found == {"pw1", "k2", "pw3", "sk4"}
+
+
+def test_secret_is_the_value_but_masked_in_reprs() -> None:
+    from resultstore.masking import Secret, secret_values
+
+    password = Secret("hunter22")
+    assert password == "hunter22" and f"{password}" == "hunter22" and str(password) == "hunter22"
+    assert "hunter22" not in repr(password) and "hunter22" not in repr({"p": password})
+    options = secret_values({"authSource": "admin", "tlsCertificateKeyFilePassword": "pw-123",
+                             "maxPoolSize": 5})
+    assert options == {"authSource": "admin", "tlsCertificateKeyFilePassword": "pw-123",
+                       "maxPoolSize": 5}
+    assert "pw-123" not in repr(options) and "admin" in repr(options)

@@ -39,7 +39,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, unquote_plus
 
 __all__ = ["MASK", "MIN_FREE_TEXT", "mask_url", "split_urls", "url_secrets", "url_password",
-           "settings_secrets", "mask_text", "Masker"]
+           "settings_secrets", "mask_text", "Masker", "Secret", "secret_values"]
 
 #: What a secret is replaced with.
 MASK = "**"
@@ -183,6 +183,34 @@ def _forms(secret: str) -> set[str]:
              json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
              secret.encode("unicode_escape").decode("ascii")}
     return {form for form in forms if form}
+
+
+class Secret(str):
+    """A secret where code needs its value (a client's password), masked in its ``repr``.
+
+    Equal to, and usable as, the plain string; but ``repr()`` (and so the repr of a
+    dict or an object holding it, a log line formatting it with ``%r``, an error
+    message using ``!r``) shows :data:`MASK`::
+
+        >>> password = Secret("hunter22")
+        >>> password == "hunter22", repr(password), repr({"password": password})
+        (True, "'**'", "{'password': '**'}")
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(MASK)
+
+
+def secret_values(options: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``options`` whose secret-named string values are :class:`Secret` s.
+
+    >>> secret_values({"authSource": "admin", "tlsCertificateKeyFilePassword": "pw"})
+    {'authSource': 'admin', 'tlsCertificateKeyFilePassword': '**'}
+    """
+    return {name: Secret(value) if isinstance(value, str) and _is_secret_name(str(name))
+            else value for name, value in options.items()}
 
 
 class Masker:

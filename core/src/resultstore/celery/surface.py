@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from ..backend import ResultBackend
 from ..errors import NotSupported
 from ..keys import CHORD_PREFIX, GROUP_PREFIX, TASK_PREFIX
+from ..masking import Secret
 from ..spec import Capability, KeyValueStore
 
 __all__ = ["SurfaceMixin", "CeleryDifference", "StoreAttribute", "celery_bases"]
@@ -65,10 +66,15 @@ class CeleryDifference:
 
 
 class StoreAttribute:
-    """A Celery attribute answered by the store: ``StoreAttribute("config.bucket")``."""
+    """A Celery attribute answered by the store: ``StoreAttribute("config.bucket")``.
 
-    def __init__(self, path: str) -> None:
+    ``secret=True`` (a password): the value is a :class:`~resultstore.masking.Secret`,
+    the string itself for code that needs it, ``**`` in any ``repr``.
+    """
+
+    def __init__(self, path: str, *, secret: bool = False) -> None:
         self.path = path
+        self.secret = secret
 
     def __get__(self, obj: Any, objtype: type | None = None) -> Any:
         if obj is None:
@@ -76,7 +82,7 @@ class StoreAttribute:
         value = obj.backend.store
         for part in self.path.split("."):
             value = getattr(value, part)
-        return value
+        return Secret(value) if self.secret and isinstance(value, str) else value
 
 
 def _bytes(value: str | bytes) -> bytes:

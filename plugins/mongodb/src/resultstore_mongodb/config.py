@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from resultstore.config import Settings
 from resultstore.errors import ImproperlyConfigured
@@ -73,7 +73,9 @@ class MongoConfig:
         password = unquote(userinfo.split(":", 1)[1]) if ":" in userinfo else None
         database = unquote(parts.path.lstrip("/")) or "celery"
         values: dict[str, Any] = {}
-        options: dict[str, Any] = {"maxPoolSize": 10}
+        # Celery's default pool size, unless the URL sets one (its options override the default)
+        in_url = any(name.lower() == "maxpoolsize" for name, _ in parse_qsl(parts.query))
+        options: dict[str, Any] = {} if in_url else {"maxPoolSize": 10}
         hosts: Any = None
         conf = settings.get("mongodb_backend_settings")
         if conf is not None:
