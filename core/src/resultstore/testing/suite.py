@@ -326,6 +326,23 @@ class ConformanceSuite(BackendKit):
                 make_backend(**{**settings, "resultstore_encryption_keys": {"k1": b"\x02" * 32}}
                              ).get_task_meta(task_id)
 
+    def test_offloaded_result_roundtrip(self, make_backend: MakeBackend) -> None:
+        """Big results through the claim check (offload store: memory://), small ones not."""
+        settings = {"resultstore_offload_url": f"memory://kit-offload-{_uid()}",
+                    "resultstore_offload_threshold": 20_000}
+        writer = make_backend(**settings)
+        big, small = _uid(), _uid()
+        writer.mark_as_done(big, "o" * 50_000)
+        writer.mark_as_done(small, 7)
+        reader = make_backend(**settings)
+        assert reader.get_task_meta(big)["result"] == "o" * 50_000
+        assert {t: m["result"] for t, m in reader.get_many([big, small]).items()} == {
+            big: "o" * 50_000, small: 7}
+        pointer = make_backend().get_task_meta(big, cache=False)["result"]
+        assert pointer["resultstore_offload"] == 1 and pointer["size"] > 50_000
+        reader.forget(big)
+        assert reader.offload is not None and reader.offload.store.get(pointer["key"]) is None
+
     def test_pickle_needs_accept(self, make_backend: MakeBackend) -> None:
         writer = make_backend(result_serializer="pickle", result_accept_content=["pickle"])
         task_id = _uid()
