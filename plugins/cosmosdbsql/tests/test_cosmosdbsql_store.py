@@ -68,24 +68,28 @@ def test_url_and_settings_as_celery() -> None:
     assert (config.endpoint, config.key, config.database, config.collection,
             config.consistency_level, config.max_retry_attempts, config.max_retry_wait_time) == (
         "https://acct.documents.azure.com:443", KEY, "celerydb", "celerycol", "Session", 9, 30)
-    local = CosmosConfig.from_url("cosmosdbsql://:k@localhost:8081", Settings({
+    local = CosmosConfig.from_url("cosmosdbsql://:a2V5@localhost:8081", Settings({
         "cosmosdbsql_database_name": "d", "cosmosdbsql_collection_name": "c",
         "cosmosdbsql_consistency_level": "Eventual", "cosmosdbsql_max_retry_attempts": 3,
         "cosmosdbsql_max_retry_wait_time": 5}))
     assert (local.endpoint, local.database, local.collection, local.consistency_level,
             local.max_retry_attempts, local.max_retry_wait_time) == (
         "http://localhost:8081", "d", "c", "Eventual", 3, 5)  # not 443: http, as Celery
-    emulator = CosmosConfig.from_url("cosmosdbsql://:k@localhost:8081",
+    emulator = CosmosConfig.from_url("cosmosdbsql://:a2V5@localhost:8081",
                                      Settings({"cosmosdbsql_scheme": "https"}))
     assert emulator.endpoint == "https://localhost:8081"
+    assert config.verify is True and "connection_verify" not in config.client_options()
+    off = CosmosConfig.from_url("cosmosdbsql://:a2V5@h", Settings({"cosmosdbsql_verify": False}))
+    assert off.client_options()["connection_verify"] is False
 
 
 @pytest.mark.parametrize(("url", "settings"), [
-    ("mongodb://:k@h", {}),
+    ("mongodb://:a2V5@h", {}),
     ("cosmosdbsql://h", {}),                      # no key: Celery's "Invalid URL"
-    ("cosmosdbsql://:k@", {}),                    # no host
+    ("cosmosdbsql://:a2V5@", {}),                 # no host
     ("cosmosdbsql://:a/b@h", {}),                 # an unencoded / in the key
-    ("cosmosdbsql://:k@h", {"cosmosdbsql_consistency_level": "Sometimes"}),
+    ("cosmosdbsql://:not-base64!@h", {}),         # the SDK would fail on each request
+    ("cosmosdbsql://:a2V5@h", {"cosmosdbsql_consistency_level": "Sometimes"}),
 ])
 def test_bad_configuration_is_refused(url: str, settings: dict[str, Any]) -> None:
     with pytest.raises(ImproperlyConfigured):
@@ -93,12 +97,12 @@ def test_bad_configuration_is_refused(url: str, settings: dict[str, Any]) -> Non
 
 
 def test_key_never_shown() -> None:
-    store = CosmosStore.from_url("cosmosdbsql://:s3cr%2Bt@h:1", Settings())
+    store = CosmosStore.from_url("cosmosdbsql://:s3cr%2Bt%2F8@h:1", Settings())
     try:
         for text in (repr(store), store.as_uri(), repr(store.config)):
             assert "s3cr" not in text
         assert store.as_uri() == "cosmosdbsql://:**@h:1/celerydb/celerycol"
-        assert "s3cr%2Bt" in store.as_uri(include_password=True)
+        assert "s3cr%2Bt%2F8" in store.as_uri(include_password=True)
     finally:
         store.close()
 
@@ -247,14 +251,14 @@ def test_exception_safe_to_retry(ours: MakeBackend) -> None:
 def test_unreachable_server_is_a_clear_error() -> None:
     from resultstore.testing.servers import free_port
 
-    backend = resultstore.connect(f"cosmosdbsql://:s3cret@127.0.0.1:{free_port()}",
+    backend = resultstore.connect(f"cosmosdbsql://:czNjcmV0@127.0.0.1:{free_port()}",
                                   result_backend_max_retries=0)
     try:
         with pytest.raises(resultstore.errors.BackendGetMetaError) as info:
             backend.get_task_meta("t")
         chain = [info.value, info.value.__cause__, info.value.__context__]
-        assert not any("s3cret" in f"{e!s} {e!r}" for e in chain if e is not None)
-        assert "s3cret" not in repr(backend) and "s3cret" not in backend.as_uri()
+        assert not any("czNjcmV0" in f"{e!s} {e!r}" for e in chain if e is not None)
+        assert "czNjcmV0" not in repr(backend) and "czNjcmV0" not in backend.as_uri()
     finally:
         backend.close()
 

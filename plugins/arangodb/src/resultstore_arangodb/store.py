@@ -43,7 +43,7 @@ from .chords import ArangoChords
 from .config import ArangoConfig
 from .documents import EXPIRES, body, doc_key, url_key, value_of
 
-__all__ = ["ArangoStore", "TRANSIENT_STATUS"]
+__all__ = ["ArangoStore", "ArangoTLSError", "TRANSIENT_STATUS"]
 
 #: HTTP statuses worth a retry (overload, unavailable, gateway errors).
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -56,6 +56,27 @@ INDEXES: list[dict[str, Any]] = [
     {"type": "ttl", "fields": [EXPIRES], "expireAfter": 0},
     {"type": "persistent", "fields": ["chord"], "sparse": True},
 ]
+
+
+class ArangoTLSError(Exception):
+    """A TLS handshake failed (the ``requests`` error is its ``__cause__``).
+
+    python-arango treats every ``requests.ConnectionError`` (``SSLError`` is one) as a host to
+    try again and then raises a bare ``ConnectionAbortedError``, losing the reason; raised
+    instead, this keeps it, so a certificate that does not verify is reported at once, naming
+    ``arangodb_backend_settings['verify']``, instead of being retried as a lost connection.
+    """
+
+
+class _HTTPClient(DefaultHTTPClient):
+    """python-arango's requests client, letting TLS failures through (see ArangoTLSError)."""
+
+    def send_request(self, session: Any, method: str, url: str, headers: Any = None,
+                     params: Any = None, data: Any = None, auth: Any = None) -> Any:
+        try:
+            return super().send_request(session, method, url, headers, params, data, auth)
+        except requests.exceptions.SSLError as exc:
+            raise ArangoTLSError(f"TLS with {url.split('?')[0]} failed: {exc}") from exc
 
 
 class ArangoStore(KeyValueStore):
@@ -73,7 +94,7 @@ class ArangoStore(KeyValueStore):
         # connection error).
         self.client = client or ArangoClient(
             hosts=config.endpoint, verify_override=config.verify, resolver_max_tries=1,
-            http_client=DefaultHTTPClient(request_timeout=config.timeout, retry_attempts=0))
+            http_client=_HTTPClient(request_timeout=config.timeout, retry_attempts=0))
         self.db: StandardDatabase = self.client.db(config.database, *self.credentials())
         self._ready = False
         self._lock = threading.Lock()
@@ -230,7 +251,7 @@ class ArangoStore(KeyValueStore):
         if isinstance(exc, ArangoServerError):
             return exc.http_code in TRANSIENT_STATUS
         return isinstance(exc, (ConnectionAbortedError, requests.ConnectionError,
-                                requests.Timeout))
+                                requests.Timeout, ArangoTLSError))
 
     def as_uri(self, include_password: bool = False) -> str:
         return self.config.as_uri(include_password)

@@ -11,6 +11,8 @@ throttled (429) requests.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -56,11 +58,18 @@ class CosmosConfig:
         if not parts.hostname or not parts.password:
             raise ImproperlyConfigured("cosmosdbsql URL: Invalid URL (host and account key "
                                        "are required, as in Celery).")
+        try:
+            base64.b64decode(unquote(parts.password), validate=True)
+        except (binascii.Error, ValueError):
+            raise ImproperlyConfigured("cosmosdbsql URL: the account key is not base64 (a '+' "
+                                       "or '/' in it must be percent-encoded).") from None
         scheme = settings.get("cosmosdbsql_scheme") or ("https" if port == 443 else "http")
         level = str(settings.get("cosmosdbsql_consistency_level") or "Session")
         if level not in CONSISTENCY_LEVELS:
             raise ImproperlyConfigured(f"Unknown CosmosDB consistency level {level!r}")
-        verify = settings.get("cosmosdbsql_verify", True)
+        verify = settings.get("cosmosdbsql_verify")
+        if verify is None:  # unset: verify (Settings.get answers None for unknown names)
+            verify = True
         try:
             return cls(
                 endpoint=f"{scheme}://{parts.hostname}:{port}",
