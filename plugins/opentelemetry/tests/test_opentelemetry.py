@@ -17,6 +17,7 @@ import resultstore
 from resultstore import KeyValueStore, ResultBackend, Settings, states
 from resultstore.errors import BackendStoreError
 from resultstore.hooks import plugin_manager
+from resultstore.masking import mask_url
 
 
 def fresh() -> ResultBackend:
@@ -163,11 +164,23 @@ def test_retries_are_counted_and_span_events(telemetry: Telemetry) -> None:
     assert span.status.status_code is StatusCode.UNSET
 
 
-def test_failures_carry_error_type_and_never_credentials(telemetry: Telemetry) -> None:
-    from resultstore.testing.servers import free_port
+class Down(Flaky):
+    """A store whose server is gone, configured with a password in its URL."""
 
-    backend = resultstore.connect(f"redis://alice:s3cret-pw@127.0.0.1:{free_port()}/0",
-                                  {"redis_socket_connect_timeout": 1})
+    URL = "redis://alice:s3cret-pw@127.0.0.1:6390/0"
+
+    def set(self, key: str, value: bytes, ttl: float | None) -> None:
+        raise ConnectionRefusedError("connection refused")
+
+    def exception_safe_to_retry(self, exc: BaseException) -> bool:
+        return False
+
+    def as_uri(self, include_password: bool = False) -> str:
+        return self.URL if include_password else mask_url(self.URL)
+
+
+def test_failures_carry_error_type_and_never_credentials(telemetry: Telemetry) -> None:
+    backend = ResultBackend(Down(0), url=Down.URL)
     with pytest.raises(BackendStoreError):
         backend.mark_as_done("f1", 1)
     (span,) = [s for s in telemetry.spans() if s.name == "store_result"]
@@ -176,6 +189,7 @@ def test_failures_carry_error_type_and_never_credentials(telemetry: Telemetry) -
     assert span.attributes["error.type"] == "resultstore.errors.BackendStoreError"
     assert span.attributes["db.system.name"] == "redis"
     assert span.attributes["server.address"] == "127.0.0.1"
+    assert span.attributes["server.port"] == 6390
     (attrs, failed), = telemetry.points("resultstore.failures")
     assert failed.value == 1 and attrs["error.type"] == "resultstore.errors.BackendStoreError"
     (attrs, _), = telemetry.points("db.client.operation.duration")
