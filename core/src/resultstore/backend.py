@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone, tzinfo
 from types import EllipsisType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import states
 from .cache import ResultCache
@@ -25,6 +25,7 @@ from .config import Settings
 from .errors import BackendGetMetaError, BackendStoreError, NotSupported
 from .hooks import has_listeners, observing, plugin_manager
 from .keys import RECORDS, Keyspace
+from .offload import Offload, OffloadRecords, is_pointer
 from .records import KVRecords, MetaRecords, Records
 from .retry import RetryPolicy
 from .spec import (
@@ -36,9 +37,6 @@ from .spec import (
     ThreadedAsyncStore,
 )
 from .transforms import TransformChain
-
-if TYPE_CHECKING:
-    from .offload import Offload
 
 __all__ = ["ResultBackend"]
 
@@ -88,8 +86,6 @@ class ResultBackend:
         )
         self.offload: Offload | None = None
         if settings["resultstore_offload_url"]:
-            from .offload import Offload, OffloadRecords
-
             self.offload = Offload(str(settings["resultstore_offload_url"]),
                                    int(settings["resultstore_offload_threshold"]), settings,
                                    self.codec, self.keys)
@@ -388,8 +384,16 @@ class ResultBackend:
         if ameta is None:
             return await asyncio.to_thread(self._read, "get_many", self.records.get_many, task_ids)
         found = await self._aread("get_many", ameta.get_many_meta, task_ids)
-        return [None if (m := found.get(t)) is None else self.codec.meta_from_decoded(dict(m))
-                for t in task_ids]
+        return await self._aresolve(task_ids, [
+            None if (m := found.get(t)) is None else self.codec.meta_from_decoded(dict(m))
+            for t in task_ids])
+
+    async def _aresolve(self, task_ids: Sequence[str], metas: list[dict[str, Any] | None]
+                        ) -> list[dict[str, Any] | None]:
+        """Offloaded results among ``metas``: one batched fetch, on a worker thread."""
+        if self.offload is None or not any(m is not None and is_pointer(m.get("result")) for m in metas):
+            return metas
+        return await asyncio.to_thread(self.offload.resolve_many, task_ids, metas)
 
     async def aget_task_meta(self, task_id: str, cache: bool = True) -> dict[str, Any]:
         """The asyncio twin of :meth:`get_task_meta`."""
@@ -401,9 +405,9 @@ class ResultBackend:
             return self._fetched(task_id, stored or pending_meta(), cache)
         payload = await self._aread("get_task_meta", self.astore.get, self.keys.task(task_id),
                                     task_id=task_id)
-        meta = (pending_meta() if payload is None
-                else self.codec.decode_meta(payload, RECORDS.task(task_id)))
-        return self._fetched(task_id, meta, cache)
+        meta = None if payload is None else self.codec.decode_meta(payload, RECORDS.task(task_id))
+        return self._fetched(task_id, (await self._aresolve([task_id], [meta]))[0] or pending_meta(),
+                             cache)
 
     async def aget_many(self, task_ids: Sequence[str], cache: bool = True) -> dict[str, dict[str, Any]]:
         """The asyncio twin of :meth:`get_many` (one batched read)."""
@@ -419,8 +423,7 @@ class ResultBackend:
                                          [self.keys.task(t) for t in missing])
             metas = [None if payload is None else self.codec.decode_meta(payload, RECORDS.task(task_id))
                      for task_id, payload in zip(missing, payloads, strict=True)]
-            if self.offload is not None:  # one batched fetch of the offloaded ones
-                metas = await asyncio.to_thread(self.offload.resolve_many, missing, metas)
+            metas = await self._aresolve(missing, metas)
             for task_id, meta in zip(missing, metas, strict=True):
                 found[task_id] = self._fetched(task_id, meta or pending_meta(), cache)
         return {t: found[t] for t in ids}
