@@ -10,7 +10,8 @@ from pathlib import Path
 from .harness import Report, machine, versions
 
 ROOT = Path(__file__).parents[1]
-SUITES = ["redis", "file", "elasticsearch", "mongodb", "couchdb", "consul", "riak", "couchbase"]
+SUITES = ["redis", "file", "elasticsearch", "mongodb", "couchdb", "consul", "riak", "couchbase",
+          "arangodb", "cosmosdbsql"]
 
 
 def main() -> None:

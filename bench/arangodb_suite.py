@@ -1,0 +1,89 @@
+"""ArangoDB **on the HTTP stand-in** (plugins/arangodb/tests/arango_standin.py): resultstore vs
+Celery's ArangoDbBackend (pyArango) vs the raw python-arango client, same server, same process.
+
+No real ArangoDB can run here, so these figures measure the client side (requests per
+operation, encoding) over real HTTP against an in-memory server.  Set
+RESULTSTORE_TEST_ARANGODB_URL to run on a real server.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+from .harness import Report, Row, best_seconds, ops_per_second
+
+SUITE = "arangodb (stand-in)"
+STANDIN = Path(__file__).parents[1] / "plugins" / "arangodb" / "tests" / "arango_standin.py"
+
+
+def run(report: Report, quick: bool = False) -> None:
+    real = os.environ.get("RESULTSTORE_TEST_ARANGODB_URL")
+    if real:
+        _run(report, real.rstrip("/"), quick, "arangodb (real server)")
+        return
+    from resultstore.testing.servers import ServerProcess
+
+    with ServerProcess([sys.executable, str(STANDIN), "{port}"],
+                       workdir=Path(tempfile.mkdtemp(prefix="rs-bench-arango-"))) as server:
+        _run(report, f"arangodb://127.0.0.1:{server.port}", quick, SUITE)
+
+
+def _run(report: Report, server: str, quick: bool, suite: str) -> None:
+    from celery import Celery
+    from celery.backends.arangodb import ArangoDbBackend
+    from celery.result import AsyncResult as CAsyncResult
+    from celery.result import GroupResult as CGroupResult
+
+    import resultstore
+    from resultstore import states
+
+    n = 300 if quick else 1500
+    url = f"{server}/bench{uuid.uuid4().hex[:8]}/celery"
+    app = Celery("bench", broker="memory://", set_as_current=False)
+    ours = resultstore.connect(url)
+    ours.get_task_meta("setup")  # creates the database and collection Celery needs
+    theirs = ArangoDbBackend(app=app, url=url)
+    raw = ours.store.collection  # type: ignore[union-attr]
+    text = ours.encode({"status": "SUCCESS", "result": 1, "task_id": "x"}).decode()
+
+    report.add(Row(suite, "store_result (new task)", "ops/s",
+                   ops_per_second(lambda i: ours.store_result(f"o{i}", i, states.SUCCESS), n),
+                   ops_per_second(lambda i: theirs.store_result(f"c{i}", i, states.SUCCESS), n),
+                   ops_per_second(lambda i: raw.insert({"_key": f"raw-{i}", "task": text},
+                                                       silent=True), n),
+                   note=("ours: one insert; Celery: a DOCUMENT() query (is a SUCCESS stored?) "
+                         "then an UPSERT query; raw: one insert")))
+    report.add(Row(suite, "get_task_meta (no cache)", "ops/s",
+                   ops_per_second(lambda i: ours.get_task_meta(f"o{i % n}", cache=False), n),
+                   ops_per_second(lambda i: theirs.get_task_meta(f"c{i % n}", cache=False), n),
+                   ops_per_second(lambda i: raw.get(f"raw-{i % n}"), n),
+                   note="ours and raw: GET /_api/document; Celery: an AQL cursor"))
+
+    size = 200 if quick else 1000
+    ids = [f"j-{uuid.uuid4()}" for _ in range(size)]
+    for task_id in ids:
+        ours.store_result(task_id, 1, states.SUCCESS)
+    keys = [f"celery-task-meta-{t}" for t in ids]
+    ours_s = best_seconds(lambda: resultstore.GroupResult(
+        "g", [resultstore.AsyncResult(t, backend=ours) for t in ids], backend=ours).join_native(), 3)
+    theirs_s = best_seconds(lambda: CGroupResult(
+        "g", [CAsyncResult(t, app=app, backend=theirs) for t in ids], app=app,
+        backend=theirs).join(), 3)
+    raw_s = best_seconds(lambda: raw.get_many(keys), 3)
+    report.add(Row(suite, f"join of {size} ready results", "joins/s", 1 / ours_s, 1 / theirs_s,
+                   1 / raw_s, note=("ours: one onlyget PUT; Celery: one AQL cursor per result "
+                                    "(join polls each); raw: one get_many")))
+
+    chords, parts = (20, 10) if quick else (100, 10)
+    groups = [f"bg-{uuid.uuid4()}" for _ in range(chords)]
+    for gid in groups:
+        ours.set_chord_size(gid, parts)
+    chord_s = best_seconds(lambda: [ours.chord_part_return(g, f"{g}-{i}", i, states.SUCCESS, i)
+                                    for g in groups for i in range(parts)], 1)
+    report.extras[f"{suite}: chord parts/s (one process, native counting)"] = round(
+        chords * parts / chord_s, 1)
+    ours.close()
