@@ -202,3 +202,27 @@ def test_celery_app_conf_configures_the_same(spaces: tuple[str, str]) -> None:
     backend.mark_as_done("big", BIG)
     assert is_pointer(_raw_meta(spaces, "big")["result"])
     assert _open(spaces).get_task_meta("big")["result"] == BIG
+
+
+def test_chord_parts_are_offloaded_and_joined(spaces: tuple[str, str]) -> None:
+    backend = _open(spaces)
+    backend.set_chord_size("c", 3)
+    backend.chord_part_return("c", "a", 0, "SUCCESS", BIG + "a")
+    backend.chord_part_return("c", "b", 1, "SUCCESS", 1)
+    counter = CountingMget(backend)
+    parts = backend.chord_part_return("c", "d", 2, "SUCCESS", BIG + "d")
+    assert parts is not None and [p.result for p in parts] == [BIG + "a", 1, BIG + "d"]
+    assert counter.calls == [2]  # one batched fetch for the chord's offloaded parts
+    stored = [v for chord in backend.store.space.chords.values()  # type: ignore[union-attr]
+              for _, v in chord.parts.values()]
+    assert stored and all(len(v) < 1000 for v in stored)
+
+
+def test_corrupt_chord_part_is_refused(spaces: tuple[str, str]) -> None:
+    backend = _open(spaces)
+    backend.set_chord_size("c", 1)
+    store = backend.offload.store  # type: ignore[union-attr]
+    real_set = store.set
+    store.set = lambda key, value, ttl: real_set(key, value[:-1] + b"!", ttl)  # type: ignore[method-assign]
+    with pytest.raises(OffloadError, match="sha256"):
+        backend.chord_part_return("c", "a", 0, "SUCCESS", BIG)

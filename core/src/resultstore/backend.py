@@ -293,9 +293,14 @@ class ResultBackend:
     def chord_part_return(self, group_id: str, task_id: str, index: int | None, state: str,
                           result: Any) -> list[ChordPart] | None:
         """Record one header part; return all parts iff this call completed the chord."""
+        if self.offload is not None:  # a big part goes to the offload store, a pointer stays
+            result = self._write("chord_part_return", self.offload.part_result, str(group_id),
+                                 str(task_id), state, result, self.chord_expires or self.expires)
         parts: list[ChordPart] | None = self._write(
             "chord_part_return", self._chords().add, str(group_id), str(task_id), index, state,
             result, task_id=str(task_id), state=state)
+        if parts is not None and self.offload is not None:
+            parts = self.offload.resolve_parts(str(group_id), parts)
         if parts is not None and self._emit_chord:
             self.hooks.hook.resultstore_chord_completed(backend=self, group_id=str(group_id),
                                                         size=len(parts))

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any, TypeGuard
 
 from . import states
+from .chords import ChordPart
 from .codec import Codec
 from .errors import ImproperlyConfigured, OffloadedResultMissing, OffloadError
 from .keys import RECORDS, Keyspace
@@ -91,11 +92,49 @@ class Offload:
         if meta is not None and is_pointer(meta.get("result")):
             self.store.delete(str(meta["result"]["key"]))
 
+    # -- chord parts --------------------------------------------------------
+    def _part_key(self, group_id: str, task_id: str, digest: str) -> str:
+        return f"{self.keys.group(group_id)}.part-{task_id}.offload-{digest[:32]}"
+
+    @staticmethod
+    def _part_record(group_id: str, task_id: str) -> str:
+        return f"{RECORDS.group(group_id)}.part-{task_id}"
+
+    def part_result(self, group_id: str, task_id: str, state: str, result: Any,
+                    ttl: float | None) -> Any:
+        """A chord part's result, or a pointer to it when it is big (same rules as metas)."""
+        if state in states.EXCEPTION_STATES:
+            return result
+        payload = self.codec.encode(result, self._part_record(group_id, task_id))
+        if len(payload) <= self.threshold:
+            return result
+        digest = hashlib.sha256(payload).hexdigest()
+        key = self._part_key(group_id, task_id, digest)
+        self.store.set(key, payload, None if ttl is None else ttl + GRACE)
+        return {POINTER_FIELD: 1, "key": key, "size": len(payload), "sha256": digest,
+                "location": self.location}
+
+    def resolve_parts(self, group_id: str, parts: list[ChordPart]) -> list[ChordPart]:
+        """The parts with offloaded results fetched (one batched read) and checked."""
+        wanted = [i for i, part in enumerate(parts) if is_pointer(part.result)]
+        if not wanted:
+            return parts
+        keys = [self._check_pointer(parts[i].task_id, parts[i].result, group_id) for i in wanted]
+        resolved = list(parts)
+        for i, payload in zip(wanted, self.store.mget(keys), strict=True):
+            part = parts[i]
+            body = self._verified(part.task_id, part.result, payload)
+            value = self.codec.decode(body, self._part_record(group_id, part.task_id))
+            resolved[i] = ChordPart(part.task_id, part.state, value)
+        return resolved
+
     # -- reading ----------------------------------------------------------
-    def _check_pointer(self, task_id: str, pointer: dict[str, Any]) -> str:
+    def _check_pointer(self, task_id: str, pointer: dict[str, Any], part_of: str | None = None) -> str:
+        """The object key of a well-formed pointer of this task (or chord part); checked before fetching."""
         key, size, digest = pointer.get("key"), pointer.get("size"), pointer.get("sha256")
-        if not (isinstance(key, str) and isinstance(digest, str) and isinstance(size, int)
-                and key == self.object_key(task_id, digest)):
+        expected = (None if not isinstance(digest, str) else self.object_key(task_id, digest)
+                    if part_of is None else self._part_key(part_of, task_id, digest))
+        if not (isinstance(key, str) and isinstance(size, int) and key == expected):
             raise OffloadError(f"The offload pointer of task {task_id!r} is malformed "
                                f"(key, size or sha256 missing, or a key of another task).")
         limit = self.codec.max_payload_size
@@ -107,6 +146,12 @@ class Offload:
         return key
 
     def _open(self, task_id: str, pointer: dict[str, Any], payload: bytes | None) -> dict[str, Any]:
+        meta = self.codec.decode_meta(self._verified(task_id, pointer, payload), RECORDS.task(task_id))
+        if is_pointer(meta.get("result")):
+            raise OffloadError(f"The offloaded result of task {task_id!r} is itself a pointer.")
+        return meta
+
+    def _verified(self, task_id: str, pointer: dict[str, Any], payload: bytes | None) -> bytes:
         if payload is None:
             raise OffloadedResultMissing(
                 f"The offloaded result of task {task_id!r} is missing from {self.location} "
@@ -117,10 +162,7 @@ class Offload:
                 f"The offloaded result of task {task_id!r} in {self.location} does not match "
                 f"its pointer's size and sha256: corrupt or replaced; refusing it."
             )
-        meta = self.codec.decode_meta(payload, RECORDS.task(task_id))
-        if is_pointer(meta.get("result")):
-            raise OffloadError(f"The offloaded result of task {task_id!r} is itself a pointer.")
-        return meta
+        return payload
 
     def resolve(self, task_id: str, meta: dict[str, Any]) -> dict[str, Any]:
         """``meta``, with an offloaded result fetched and checked."""

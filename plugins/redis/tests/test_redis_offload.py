@@ -35,3 +35,14 @@ def test_offloaded_result_and_what_celery_sees(redis_plain: Deployment) -> None:
     assert pointer["size"] > len(BIG) and len(pointer["sha256"]) == 64
     ours.forget(task_id)
     assert app.backend.get_task_meta(task_id)["status"] == "PENDING"
+
+
+def test_offloaded_chord_parts_on_celery_lua_protocol(redis_plain: Deployment) -> None:
+    settings = {"resultstore_offload_url": f"memory://redis-chord-{uuid.uuid4().hex}",
+                "resultstore_offload_threshold": 100_000}
+    backend = redis_plain.connect(**settings)
+    group_id = f"chord-{uuid.uuid4().hex}"
+    backend.set_chord_size(group_id, 2)
+    backend.chord_part_return(group_id, "a", 0, "SUCCESS", BIG)
+    parts = backend.chord_part_return(group_id, "b", 1, "SUCCESS", 2)
+    assert parts is not None and [p.result for p in parts] == [BIG, 2]
