@@ -284,3 +284,21 @@ def test_asyncio_twin_across_event_loops(ours: MakeBackend) -> None:
         return value
 
     assert asyncio.run(delete()) is None
+
+
+def test_asyncio_first_use_creates_nothing_until_a_write(open_cosmos: MakeBackend,
+                                                         cosmos_url: str) -> None:
+    """The twin reads without looking the database up (absent: nothing stored) and sets the
+    database and container up on its first write."""
+    backend = open_cosmos(cosmos_url, cosmosdbsql_database_name=f"fresh{uuid.uuid4().hex[:6]}")
+    astore = _store(backend).aio()
+
+    async def first_use() -> tuple[Any, ...]:
+        before = (await astore.get("k"), await astore.mget(["k", "j"]))
+        await astore.set("k", b"v", 60)
+        after = await astore.get("k")
+        await astore.aclose()
+        return (*before, after)
+
+    assert asyncio.run(first_use()) == (None, [None, None], b"v")
+    assert _store(backend).container.read()["defaultTtl"] == -1
