@@ -109,6 +109,17 @@ def _httpx(err: ssl.SSLCertVerificationError) -> BaseException:
     return _chained(httpx.ConnectError(str(err)), err)
 
 
+def _arango(err: ssl.SSLCertVerificationError) -> BaseException:
+    import requests.exceptions
+
+    from resultstore_arangodb.store import ArangoTLSError
+
+    cause = requests.exceptions.SSLError(err)
+    error = ArangoTLSError(f"TLS with https://127.0.0.1:8529/_api/version failed: {cause}")
+    error.__cause__ = cause
+    return error
+
+
 def _amqp(err: ssl.SSLCertVerificationError) -> BaseException:
     return err  # py-amqp lets the ssl error through
 
@@ -125,6 +136,10 @@ CASES: dict[str, tuple[Callable[[ssl.SSLCertVerificationError], BaseException], 
     "gcs (requests SSLError)": (_requests, "resultstore_gcs:GCSStore", "REQUESTS_CA_BUNDLE"),
     "couchdb (httpx ConnectError)": (_httpx, "resultstore_couchdb:CouchDBStore", "couchdb_ca_certs"),
     "rpc (py-amqp, the ssl error itself)": (_amqp, "resultstore_rpc:RPCStore", "broker_use_ssl"),
+    "arangodb (ArangoTLSError from requests SSLError)": (
+        _arango, "resultstore_arangodb:ArangoStore", "arangodb_backend_settings['verify']"),
+    "cosmosdbsql (azure-core ServiceRequestError)": (
+        _azure, "resultstore_cosmosdbsql:CosmosStore", "cosmosdbsql_verify"),
 }
 
 
