@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from resultstore.codec import Codec
-from resultstore.errors import DecodeError, NotSupported
+from resultstore.errors import DecodeError, ImproperlyConfigured, NotSupported
 
 __all__ = ["FieldCodec", "meta_to_document", "document_to_meta", "group_to_document",
            "document_to_group", "to_datetime"]
@@ -58,6 +58,11 @@ class FieldCodec:
         plain = not codec.compression and not codec.transforms
         self.text = codec.serializer.name in ("json", "yaml") and plain
         self.native = codec.serializer.name == "bson"
+        if self.native and codec.transforms and codec.transforms.require_encryption:
+            raise ImproperlyConfigured(
+                "result_serializer='bson' stores results as native MongoDB documents, which the "
+                "aes-gcm transform cannot encrypt: use result_serializer='json' (or pickle) with it."
+            )
 
     def encode(self, value: Any) -> Any:
         if self.native:
