@@ -21,7 +21,7 @@ from rpc_support import RabbitMQ
 
 import resultstore
 from resultstore import states
-from resultstore.errors import DecodeError, NotSupported, SecurityError
+from resultstore.errors import DecodeError, DecryptionError, NotSupported, SecurityError
 from resultstore.testing import ConformanceSuite
 from resultstore.testing.suite import KitError
 
@@ -49,6 +49,28 @@ class TestRPCConformance(ConformanceSuite):
             make_backend().get_task_meta(sent())
         with pytest.raises(SecurityError):
             make_backend(**{**settings, "resultstore_signing_key": "other"}).get_task_meta(sent())
+
+    def test_encrypted_roundtrip_and_refusal(self, make_backend: MakeBackend) -> None:
+        pytest.importorskip("cryptography", reason="aes-gcm needs pip install resultstore[encryption]")
+        settings = {"resultstore_transforms": ["zlib", "aes-gcm"],
+                    "resultstore_encryption_keys": {"k1": b"\x01" * 32}}
+        writer = make_backend(**settings)
+
+        def sent(result: object) -> str:
+            task_id = f"t-{uuid.uuid4()}"
+            writer.mark_as_done(task_id, result)
+            return task_id
+
+        assert make_backend(**settings).get_task_meta(sent({"secret": 1}))["result"] == {"secret": 1}
+        with pytest.raises(DecodeError):
+            make_backend().get_task_meta(sent(1))
+        with pytest.raises(DecryptionError):
+            make_backend(**{**settings, "resultstore_encryption_keys": {"k1": b"\x02" * 32}}
+                         ).get_task_meta(sent(1))
+
+    def test_offloaded_result_roundtrip(self, make_backend: MakeBackend) -> None:
+        pytest.skip("rpc:// sends results as broker messages, not stored records: offload does "
+                    "not apply (docs/offload.md)")
 
     def test_pickle_needs_accept(self, make_backend: MakeBackend) -> None:
         writer = make_backend(result_serializer="pickle", result_accept_content=["pickle"])
