@@ -226,3 +226,17 @@ def test_corrupt_chord_part_is_refused(spaces: tuple[str, str]) -> None:
     store.set = lambda key, value, ttl: real_set(key, value[:-1] + b"!", ttl)  # type: ignore[method-assign]
     with pytest.raises(OffloadError, match="sha256"):
         backend.chord_part_return("c", "a", 0, "SUCCESS", BIG)
+
+
+def test_small_results_are_encoded_once(spaces: tuple[str, str]) -> None:
+    backend = _open(spaces)
+    calls: list[str] = []
+    real = backend.codec.encode
+
+    def encode(data: Any, key: str = "") -> bytes:
+        calls.append(key)
+        return real(data, key)
+
+    backend.codec.encode = encode  # type: ignore[method-assign]
+    backend.mark_as_done("small", 1)
+    assert calls == ["celery-task-meta-small"]

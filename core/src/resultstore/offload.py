@@ -29,7 +29,7 @@ from .codec import Codec
 from .errors import ImproperlyConfigured, OffloadedResultMissing, OffloadError
 from .keys import RECORDS, Keyspace
 from .masking import mask_url
-from .records import Records
+from .records import KVRecords, Records
 from .spec import Capability, KeyValueStore
 
 __all__ = ["Offload", "OffloadRecords", "POINTER_FIELD", "is_pointer"]
@@ -66,19 +66,24 @@ class Offload:
         self.keys = keys
 
     # -- writing ----------------------------------------------------------
-    def pointer_for(self, task_id: str, meta: dict[str, Any], ttl: float | None) -> dict[str, Any] | None:
-        """Offload ``meta`` if it is big enough: write the object, return the pointer meta."""
+    def pointer_for(self, task_id: str, meta: dict[str, Any], ttl: float | None
+                    ) -> tuple[dict[str, Any] | None, bytes | None]:
+        """Offload ``meta`` if it is big enough: write the object, return the pointer meta.
+
+        Otherwise ``(None, encoded meta)`` (``None`` for exception states, never offloaded),
+        so a key/value store writes the bytes already encoded.
+        """
         if meta["status"] in states.EXCEPTION_STATES:
-            return None
+            return None, None
         payload = self.codec.encode(meta, RECORDS.task(task_id))
         if len(payload) <= self.threshold:
-            return None
+            return None, payload
         digest = hashlib.sha256(payload).hexdigest()
         key = self.object_key(task_id, digest)
         self.store.set(key, payload, None if ttl is None else ttl + GRACE)
         pointer = {POINTER_FIELD: 1, "key": key, "size": len(payload), "sha256": digest,
                    "location": self.location}
-        return {**meta, "result": pointer}
+        return {**meta, "result": pointer}, None
 
     def object_key(self, task_id: str, digest: str) -> str:
         """Digest-named, so a refused overwrite of a kept SUCCESS never clobbers its object."""
@@ -203,7 +208,9 @@ class OffloadRecords(Records):
         return self.offload.resolve_many(task_ids, self.inner.get_many(task_ids))
 
     def put(self, task_id: str, meta: dict[str, Any], ttl: float | None) -> int:
-        pointer = self.offload.pointer_for(task_id, meta, ttl)
+        pointer, payload = self.offload.pointer_for(task_id, meta, ttl)
+        if payload is not None and isinstance(self.inner, KVRecords):  # encoded once
+            return self.inner.put_payload(task_id, payload, ttl)
         return self.inner.put(task_id, meta if pointer is None else pointer, ttl)
 
     def delete(self, task_id: str) -> None:

@@ -66,8 +66,11 @@ class KVRecords(Records):
         return [self._decode(t, p) for t, p in zip(task_ids, payloads, strict=True)]
 
     def put(self, task_id: str, meta: dict[str, Any], ttl: float | None) -> int:
+        return self.put_payload(task_id, self.codec.encode(meta, RECORDS.task(task_id)), ttl)
+
+    def put_payload(self, task_id: str, payload: bytes, ttl: float | None) -> int:
+        """:meth:`put` of an already encoded meta."""
         key = self.keys.task(task_id)
-        payload = self.codec.encode(meta, RECORDS.task(task_id))
         if self.guarded:
             written = self.store.set_unless_prefix(key, payload, ttl, _JSON_SUCCESS_PREFIX)
             return len(payload) if written else 0
