@@ -1,0 +1,34 @@
+"""Celery's public ``ConsulBackend`` surface on ours: every name, with Celery's meaning."""
+
+from __future__ import annotations
+
+import pytest
+from celery import Celery
+from celery.backends.base import BaseBackend, KeyValueStoreBackend
+from celery.backends.consul import ConsulBackend as CeleryConsulBackend
+
+from resultstore.testing.celery_surface import check_celery_surface
+from resultstore_consul.host import ConsulBackend
+
+
+@pytest.mark.parametrize("with_path", [True, False])
+def test_consul_surface(consul_server: str, consul_url: str, with_path: bool) -> None:
+    url = consul_url if with_path else consul_server
+    app = Celery("surface", set_as_current=False)
+    ours = ConsulBackend(app=app, url=url)
+    theirs = CeleryConsulBackend(app=app, url=url)
+    try:
+        check_celery_surface(ours, theirs)
+        assert isinstance(ours, CeleryConsulBackend)
+        assert isinstance(ours, KeyValueStoreBackend) and isinstance(ours, BaseBackend)
+        for name in ("hostname", "port", "path", "consistency"):
+            assert getattr(ours, name) == getattr(theirs, name), name
+        ours.store_result("surface-1", 5, "SUCCESS")
+        key = ours.get_key_for_task("surface-1")
+        assert key == theirs.get_key_for_task("surface-1")
+        assert theirs.decode(theirs.get(key))["result"] == 5
+        for name in ("client", "one_client", "consul"):
+            with pytest.raises(AttributeError, match="httpx"):
+                getattr(ours, name)
+    finally:
+        ours.backend.close()
