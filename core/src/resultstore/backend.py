@@ -217,7 +217,7 @@ class ResultBackend:
     def _fetched(self, task_id: str, meta: dict[str, Any], cache: bool) -> dict[str, Any]:
         if self.offload is not None:  # asyncio reads and pushed metas (records resolve the rest)
             meta = self.offload.resolve(task_id, meta)
-        if cache and meta["status"] == states.SUCCESS:
+        if cache and meta["status"] == states.SUCCESS and self.cache.enabled:
             self.cache.put(task_id, meta)
         if self._emit_fetched:
             self.hooks.hook.resultstore_fetched(task_id=task_id, state=meta["status"], cached=False,
@@ -228,7 +228,7 @@ class ResultBackend:
         """Metas of many tasks, cached ones from the cache and the rest in one batched read."""
         ids = [str(t) for t in task_ids]
         found: dict[str, dict[str, Any]] = {}
-        if cache:
+        if cache and self.cache.enabled:
             for task_id in ids:
                 if (meta := self.cache.get(task_id)) is not None:
                     found[task_id] = meta

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from .errors import InvalidTaskId
 
@@ -14,6 +15,8 @@ CHORD_PREFIX = "chord-unlock-"
 
 
 def _check_id(value: object, what: str) -> str:
+    if type(value) is str and value:
+        return value
     if isinstance(value, bytes):
         value = value.decode("utf-8")
     if value is None or value == "":
@@ -27,7 +30,7 @@ class Keyspace:
 
     prefix: str = ""
 
-    @property
+    @cached_property
     def task_prefix(self) -> str:
         return self.prefix + TASK_PREFIX
 

@@ -89,6 +89,22 @@ def test_reads_are_one_round_trip(backend: resultstore.ResultBackend, raw: redis
     assert all(m["status"] == states.SUCCESS for m in metas.values())
 
 
+def test_batched_read_checks_only_nil_answers(backend: resultstore.ResultBackend,
+                                               raw: redis.Redis) -> None:
+    """Ready members: MGET alone; pending ones: one EXISTS of just those (wrong types still found)."""
+    ids = [f"rt-{uuid.uuid4()}" for _ in range(10)]
+    for task_id in ids[:8]:
+        backend.mark_as_done(task_id, 1)
+    exists_before = _calls(raw, "exists")
+    with round_trips() as trips:
+        backend.get_many(ids[:8])
+    assert trips.count == 1 and _calls(raw, "exists") == exists_before
+    with round_trips() as trips:
+        metas = backend.get_many(ids)
+    assert trips.count == 2 and _calls(raw, "exists") == exists_before + 1
+    assert [m["status"] for m in metas.values()] == [states.SUCCESS] * 8 + [states.PENDING] * 2
+
+
 def test_group_save_is_one_round_trip(backend: resultstore.ResultBackend) -> None:
     gid = f"g-{uuid.uuid4()}"
     with round_trips() as trips:

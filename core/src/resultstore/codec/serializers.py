@@ -75,15 +75,27 @@ def json_dumps(obj: Any) -> bytes:
     return json.dumps(obj, cls=_KombuJSONEncoder).encode("utf-8")
 
 
+#: Decoders made once: ``json.loads(s, object_hook=...)`` builds a new one per call.
+_PLAIN = json.JSONDecoder()
+_TAGGED = json.JSONDecoder(object_hook=_object_hook)
+
+
 def json_loads(data: bytes | str) -> Any:
     """Deserialize like ``kombu.utils.json.loads`` (bytes are UTF-8, as kombu decodes them).
 
     Never ``json.loads(bytes)``: it guesses UTF-16/32 from the first bytes and
     imports that codec's module, so stored bytes would choose imports.
+
+    A tagged value needs the key ``__type__`` in the text, spelt out or with a
+    ``\\u`` escape (the only way to escape ``_`` or a letter in JSON); text with
+    neither has no tagged value, so the per-object hook is skipped and the whole
+    document is parsed in C.  The result is the same object either way.
     """
     if isinstance(data, (bytes, bytearray, memoryview)):
         data = bytes(data).decode("utf-8")
-    return json.loads(data, object_hook=_object_hook)
+    if "__type__" in data or "\\u" in data:
+        return _TAGGED.decode(data)
+    return _PLAIN.decode(data)
 
 
 def _pickle_dumps(obj: Any) -> bytes:

@@ -47,7 +47,7 @@ from .scripts import (
     Script,
 )
 from .subscriber import RedisSubscriber
-from .wrongtype import is_wrong_type, mget_commands, raise_wrong_type, values_of
+from .wrongtype import is_wrong_type, raise_wrong_type
 
 __all__ = ["RedisStore", "UntaggedClusterStore", "ChordClaimLost", "MAX_VALUE_SIZE"]
 
@@ -220,17 +220,30 @@ class RedisStore(KeyValueStore):
         return self._pipeline([("TYPE", key) for key in keys])
 
     def mget(self, keys: Sequence[str]) -> list[bytes | None]:
-        """Values of ``keys`` (one round trip); ``CorruptResultError`` for a non-string key."""
+        """Values of ``keys``; ``CorruptResultError`` for a non-string key.
+
+        One round trip when every key has a value; nil answers are checked with
+        ``EXISTS`` (see :mod:`.wrongtype`).
+        """
         keys = list(keys)
         if not keys:
             return []
         if self.cluster:
             values = list(self.client.mget_nonatomic(keys))
-            missing = [k for k, v in zip(keys, values, strict=True) if v is None]
-            if missing and self.client.exists(*missing):
-                raise_wrong_type(missing, self._types)
-            return values
-        return values_of(keys, self._pipeline(mget_commands(keys, _MGET_CHUNK)), self._types)
+        else:
+            values = [value for chunk in self._pipeline(self._chunked("MGET", keys)) for value in chunk]
+        missing = [k for k, v in zip(keys, values, strict=True) if v is None]
+        if missing and self._exists(missing):
+            raise_wrong_type(missing, self._types)
+        return values
+
+    def _chunked(self, command: str, keys: list[str]) -> list[tuple[Any, ...]]:
+        return [(command, *keys[i:i + _MGET_CHUNK]) for i in range(0, len(keys), _MGET_CHUNK)]
+
+    def _exists(self, keys: list[str]) -> int:
+        if self.cluster:
+            return int(self.client.exists(*keys))
+        return sum(int(n) for n in self._pipeline(self._chunked("EXISTS", keys)))
 
     @staticmethod
     def _set_commands(key: str, value: bytes, ttl: float | None) -> list[tuple[Any, ...]]:

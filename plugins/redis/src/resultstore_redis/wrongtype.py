@@ -2,10 +2,13 @@
 
 ``GET`` on a list raises ``WRONGTYPE`` while ``MGET`` answers nil for it, so a
 batched read would call the task PENDING and a wait would never end.  Batched
-reads therefore send ``EXISTS`` with ``MGET`` in the same round trip: more
-existing keys than values means some key holds another type, and its ``TYPE``
-(an extra round trip, on that error path only) names it in a
-:class:`~resultstore.errors.CorruptResultError`.
+reads check the keys ``MGET`` answered nil for with ``EXISTS``: more existing
+keys than values means some key holds another type, and its ``TYPE`` (on that
+error path only) names it in a :class:`~resultstore.errors.CorruptResultError`.
+The sync store sends ``EXISTS`` only when some value is nil (an extra round trip
+while tasks are pending; none for ready results, the join case, where sending
+``EXISTS`` of every key cost as much as the ``MGET`` itself); the asyncio store
+sends both in one round trip.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 from resultstore.errors import CorruptResultError
 
-__all__ = ["mget_commands", "values_of", "raise_wrong_type", "is_wrong_type"]
+__all__ = ["mget_commands", "raise_wrong_type", "is_wrong_type"]
 
 
 def is_wrong_type(exc: BaseException) -> bool:
@@ -29,15 +32,6 @@ def mget_commands(keys: Sequence[str], chunk: int) -> list[tuple[Any, ...]]:
         part = keys[start:start + chunk]
         commands += [("MGET", *part), ("EXISTS", *part)]
     return commands
-
-
-def values_of(keys: Sequence[str], replies: Sequence[Any],
-              types: Callable[[list[str]], Sequence[Any]]) -> list[bytes | None]:
-    """The values of :func:`mget_commands`' replies; :class:`CorruptResultError` on another type."""
-    values = [value for chunk in replies[0::2] for value in chunk]
-    if sum(int(n) for n in replies[1::2]) > sum(value is not None for value in values):
-        raise_wrong_type([k for k, v in zip(keys, values, strict=True) if v is None], types)
-    return values
 
 
 def raise_wrong_type(keys: list[str], types: Callable[[list[str]], Sequence[Any]]) -> None:
