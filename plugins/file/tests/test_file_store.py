@@ -79,6 +79,26 @@ def test_unsafe_chord_members_stay_inside(make_file_backend: MakeBackend, result
     assert not (result_dir.parent / "evil").exists()
 
 
+def test_durability_default_is_celerys_and_fsync_is_opt_in(tmp_path, monkeypatch) -> None:
+    """Celery never fsyncs: the default does not either; ``?fsync=1`` fsyncs every value."""
+    import os as _os
+
+    import resultstore
+
+    assert parse_url("file:///r").fsync is False and parse_url("file:///r?fsync=1").fsync is True
+    synced: list[int] = []
+    real_fsync = _os.fsync
+    monkeypatch.setattr(_os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    for query, expected in (("", 0), ("?fsync=1", 1)):
+        backend = resultstore.connect(f"file://{tmp_path / ('d' + query[-1:])}{query}")
+        synced.clear()
+        backend.mark_as_done("t", 1)
+        backend.mark_as_failure("t", ValueError("late"))  # SUCCESS kept either way
+        assert len(synced) == expected * 2
+        assert backend.get_task_meta("t", cache=False)["status"] == "SUCCESS"
+        backend.close()
+
+
 def test_url_forms() -> None:
     assert parse_url("file:///var/r").path == "/var/r"
     assert parse_url("file://localhost/var/r").path == "/var/r"

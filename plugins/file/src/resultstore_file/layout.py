@@ -171,7 +171,7 @@ def storage_errors(directory: str, action: str) -> Iterator[None]:
 class Layout:
     """Paths inside one result directory, and the write/lock primitives."""
 
-    def __init__(self, root: str, fsync: bool = True) -> None:
+    def __init__(self, root: str, fsync: bool = False) -> None:
         self.directory = root
         self.root = os.fsencode(root)
         self.fsync = fsync
@@ -199,7 +199,7 @@ class Layout:
         self._ready_pid = os.getpid()
 
     def write_tmp(self, value: bytes, directory: bytes | None = None) -> bytes:
-        """Write ``value`` to a new temporary file (fsynced) and return its path.
+        """Write ``value`` to a new temporary file (fsynced with ``fsync=1``) and return its path.
 
         On any failure the partial file is removed and the error re-raised.
         """

@@ -2,12 +2,12 @@
 
 Each key is one file named like the key (``celery-task-meta-<id>``) holding the
 exact bytes Celery's ``FilesystemBackend`` writes, so either backend reads the
-other's directory.  Writes go to a temporary file that is fsynced and renamed
-over the target, so readers never see a torn value and a crash or a full disk
-leaves the previous value intact.  Writers of one key serialize on an ``flock``
-stripe, which makes "never overwrite a stored SUCCESS" and ``incr`` atomic
-across processes.  Expiry lives in a side-channel (see :mod:`.layout`) because
-Celery's files carry no TTL; ``cleanup`` applies it, and applies Celery's own
+other's directory.  Writes go to a temporary file that is renamed over the
+target (fsynced first with ``?fsync=1``), so readers never see a torn value and
+a full disk (or, with ``fsync=1``, a crash) leaves the previous value intact.
+Writers of one key serialize on an ``flock`` stripe, which makes "never
+overwrite a stored SUCCESS" and ``incr`` atomic across processes.  Expiry
+lives in a side-channel (see :mod:`.layout`) because Celery's files carry no TTL; ``cleanup`` applies it, and applies Celery's own
 rule (mtime older than ``result_expires``) to files that have none.
 
     >>> store = FileStore.from_url("file:///tmp/results", Settings())  # doctest: +SKIP
@@ -110,7 +110,9 @@ class FileStore(KeyValueStore):
         try:
             with self.layout.locked(name):
                 if keep is not None:
-                    current = None if self._expired(name) else self._current(name)
+                    current = self._current(name)
+                    if current is not None and self._expired(name):
+                        current = None
                     if keep(current):
                         return False
                 self.layout.set_deadline(self.layout.expiry(name), ttl)

@@ -9,7 +9,7 @@ the query string::
     file:///var/results?create=0&fsync=0&watch=poll&poll_interval=0.1
 
 ``create``  (default ``1``) create a missing directory (logged) instead of failing
-``fsync``   (default ``1``) fsync each file before it is renamed into place
+``fsync``   (default ``0``, Celery's durability) ``1``: fsync each file before it is renamed into place
 ``watch``   ``auto`` (inotify on Linux, else polling), ``inotify`` or ``poll``
 ``poll_interval``  seconds between checks of the polling watcher (default ``0.05``)
 """
@@ -34,7 +34,7 @@ class FileOptions:
 
     path: str
     create: bool = True
-    fsync: bool = True
+    fsync: bool = False
     watch: str = "auto"
     poll_interval: float = 0.05
 
@@ -87,7 +87,7 @@ def parse_url(url: str) -> FileOptions:
     return FileOptions(
         path=path,
         create=_flag("create", options.get("create", "1")),
-        fsync=_flag("fsync", options.get("fsync", "1")),
+        fsync=_flag("fsync", options.get("fsync", "0")),
         watch=watch,
         poll_interval=interval,
     )
