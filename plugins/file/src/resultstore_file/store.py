@@ -2,13 +2,14 @@
 
 Each key is one file named like the key (``celery-task-meta-<id>``) holding the
 exact bytes Celery's ``FilesystemBackend`` writes, so either backend reads the
-other's directory.  Writes go to a temporary file that is renamed over the
-target (fsynced first with ``?fsync=1``), so readers never see a torn value and
-a full disk (or, with ``fsync=1``, a crash) leaves the previous value intact.
-Writers of one key serialize on an ``flock`` stripe, which makes "never
-overwrite a stored SUCCESS" and ``incr`` atomic across processes.  Expiry
-lives in a side-channel (see :mod:`.layout`) because Celery's files carry no TTL; ``cleanup`` applies it, and applies Celery's own
-rule (mtime older than ``result_expires``) to files that have none.
+other's directory. Writes go to a temporary file that is renamed over the target
+(fsynced first with ``?fsync=1``), so readers never see a torn value and a full
+disk (or, with ``fsync=1``, a crash) leaves the previous value intact. Writers
+of one key serialize on an ``flock`` stripe, which makes "never overwrite a
+stored SUCCESS" and ``incr`` atomic across processes. Expiry lives in a side-
+channel (see :mod:`.layout`) because Celery's files carry no TTL; ``cleanup``
+applies it, and applies Celery's own rule (mtime older than ``result_expires``)
+to files that have none.
 
     >>> store = FileStore.from_url("file:///tmp/results", Settings())  # doctest: +SKIP
 """
