@@ -90,7 +90,11 @@ class Report:
                                     "extras": self.extras}, indent=2))
 
     def chart(self, path: Path) -> None:
-        import matplotlib
+        try:
+            import matplotlib
+        except ImportError:  # the bench session installs it; elsewhere keep the last chart
+            print(f"matplotlib not installed: {path} not redrawn", flush=True)
+            return
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt

@@ -91,18 +91,25 @@ def test_reads_are_one_round_trip(backend: resultstore.ResultBackend, raw: redis
 
 def test_batched_read_checks_only_nil_answers(backend: resultstore.ResultBackend,
                                                raw: redis.Redis) -> None:
-    """Ready members: MGET alone; pending ones: one EXISTS of just those (wrong types still found)."""
-    ids = [f"rt-{uuid.uuid4()}" for _ in range(10)]
-    for task_id in ids[:8]:
-        backend.mark_as_done(task_id, 1)
+    """A wait's small read: MGET + EXISTS, one round trip even when pending; a join's large
+    read: MGET alone when every member is ready, one EXISTS of just the nil keys otherwise."""
+    small = [f"rt-{uuid.uuid4()}" for _ in range(3)]
+    backend.mark_as_done(small[0], 1)
+    with round_trips() as trips:
+        metas = backend.get_many(small)
+    assert trips.count == 1 and [m["status"] for m in metas.values()] == [states.SUCCESS] + [
+        states.PENDING] * 2
+    ids = [f"rt-{uuid.uuid4()}" for _ in range(200)]
+    backend.store.set_many({backend.keys.task(t): backend.encode(
+        {"status": "SUCCESS", "result": 1, "task_id": t}) for t in ids[:198]}, 60)
     exists_before = _calls(raw, "exists")
     with round_trips() as trips:
-        backend.get_many(ids[:8])
+        backend.get_many(ids[:198])
     assert trips.count == 1 and _calls(raw, "exists") == exists_before
     with round_trips() as trips:
         metas = backend.get_many(ids)
     assert trips.count == 2 and _calls(raw, "exists") == exists_before + 1
-    assert [m["status"] for m in metas.values()] == [states.SUCCESS] * 8 + [states.PENDING] * 2
+    assert [m["status"] for m in metas.values()] == [states.SUCCESS] * 198 + [states.PENDING] * 2
 
 
 def test_group_save_is_one_round_trip(backend: resultstore.ResultBackend) -> None:

@@ -44,6 +44,10 @@ def test_batched_read_is_not_pending(backend: resultstore.ResultBackend, listed:
     with pytest.raises(CorruptResultError, match="holds a list"):
         backend.get_many(["wt-ok", "wt-missing", listed])
     assert backend.get_many(["wt-ok", "wt-missing"])["wt-missing"]["status"] == "PENDING"
+    many = [f"wt-many-{i}" for i in range(200)]  # a large batch checks its nil keys separately
+    with pytest.raises(CorruptResultError, match="holds a list"):
+        backend.get_many([*many, "wt-ok", listed])
+    assert backend.get_many([*many, "wt-ok"])["wt-ok"]["status"] == "SUCCESS"
 
 
 def test_asyncio_reads(backend: resultstore.ResultBackend, listed: str) -> None:

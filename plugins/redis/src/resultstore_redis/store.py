@@ -58,6 +58,8 @@ MAX_VALUE_SIZE = 512 * 1024 * 1024
 #: How many claim tokens / claimed part lists a store remembers between calls.
 _MEMORY = 4096
 _MGET_CHUNK = 10000
+#: Batches up to this size send ``EXISTS`` with ``MGET`` (see :mod:`.wrongtype`).
+_EXISTS_WITH_MGET = 64
 
 #: Errors after which retrying the same command is safe (the server was unreachable,
 #: restarting, loading, or failing over).  Wrong credentials are never transient.
@@ -228,12 +230,19 @@ class RedisStore(KeyValueStore):
         keys = list(keys)
         if not keys:
             return []
+        existing: int | None = None
         if self.cluster:
             values = list(self.client.mget_nonatomic(keys))
+        elif len(keys) <= _EXISTS_WITH_MGET:  # a wait's read: one round trip, pending or not
+            values, existing = self._pipeline([("MGET", *keys), ("EXISTS", *keys)])
+            values = list(values)
         else:
             values = [value for chunk in self._pipeline(self._chunked("MGET", keys)) for value in chunk]
         missing = [k for k, v in zip(keys, values, strict=True) if v is None]
-        if missing and self._exists(missing):
+        if existing is not None:
+            if int(existing) > len(keys) - len(missing):
+                raise_wrong_type(missing, self._types)
+        elif missing and self._exists(missing):
             raise_wrong_type(missing, self._types)
         return values
 

@@ -5,10 +5,10 @@ batched read would call the task PENDING and a wait would never end.  Batched
 reads check the keys ``MGET`` answered nil for with ``EXISTS``: more existing
 keys than values means some key holds another type, and its ``TYPE`` (on that
 error path only) names it in a :class:`~resultstore.errors.CorruptResultError`.
-The sync store sends ``EXISTS`` only when some value is nil (an extra round trip
-while tasks are pending; none for ready results, the join case, where sending
-``EXISTS`` of every key cost as much as the ``MGET`` itself); the asyncio store
-sends both in one round trip.
+Small batches (a wait's reads) send ``EXISTS`` with ``MGET`` in one round trip;
+large ones (joins) send ``MGET`` alone and ``EXISTS`` of the nil keys only if
+there are any, since ``EXISTS`` of 1000 ready keys cost about as much as the
+``MGET``.  The asyncio store sends both in one round trip.
 """
 
 from __future__ import annotations
