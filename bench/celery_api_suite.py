@@ -60,10 +60,10 @@ def run(report: Report, quick: bool = False) -> None:
     with ServerProcess(argv, workdir) as server:
         raw = redis.Redis(host="127.0.0.1", port=server.port)
         ours, theirs = _apps(server.port)
-        rounds = 7 if quick else 15
+        rounds = 15  # medians of interleaved rounds: the figure is the ratio, even with --quick
         _joins(report, ours, theirs, raw, 1000, rounds)
-        _single(report, ours, theirs, raw, 500 if quick else 2000, rounds)
-        _wakeups(report, ours, theirs, raw, 200 if quick else 600)
+        _single(report, ours, theirs, raw, 500 if quick else 2000, 31)
+        _wakeups(report, ours, theirs, raw, 300 if quick else 600)
         ours.backend.backend.close()
     shutil.rmtree(workdir, ignore_errors=True)
 
