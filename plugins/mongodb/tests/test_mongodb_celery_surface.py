@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from celery import Celery
 from celery.backends.base import BaseBackend
 from celery.backends.mongodb import MongoBackend as CeleryMongoBackend
+from pymongo import uri_parser
 
+from resultstore.errors import ImproperlyConfigured
 from resultstore.testing.celery_surface import check_celery_surface
 from resultstore_mongodb.host import MongoBackend
 
@@ -61,5 +64,21 @@ def test_mongodb_surface_settings_and_secrets() -> None:
             assert getattr(ours, name) == getattr(theirs, name), name
         assert ours.options["tlsCertificateKeyFilePassword"] == "key-pw-123"
         assert "key-pw-123" not in repr(ours.options) and "other-pw" not in repr(ours.password)
+    finally:
+        ours.backend.close()
+
+
+def test_mongodb_surface_errors_mask_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error reading the URL again (``mongo_host``, ``options``) never shows the password."""
+
+    ours, _ = _pair("mongodb://alice:s3cr3t-pw@h1:27017/results")
+    try:
+        def failing(url: str) -> None:
+            raise ValueError(f"cannot parse {url}")
+
+        monkeypatch.setattr(uri_parser, "parse_uri", failing)
+        with pytest.raises(ImproperlyConfigured) as info:
+            ours.mongo_host  # noqa: B018
+        assert "s3cr3t" not in str(info.value) and "alice:**@h1" in str(info.value)
     finally:
         ours.backend.close()

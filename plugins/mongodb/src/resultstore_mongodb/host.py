@@ -13,7 +13,8 @@ from typing import Any
 
 from resultstore.celery import CeleryBackend
 from resultstore.celery.surface import StoreAttribute, celery_bases
-from resultstore.masking import secret_values
+from resultstore.errors import ImproperlyConfigured
+from resultstore.masking import mask_text, secret_values
 
 from .config import MongoConfig
 from .store import MongoStore
@@ -60,8 +61,14 @@ class MongoBackend(CeleryBackend, *celery_bases(  # type: ignore[misc]
     def _uri_data(self) -> dict[str, Any]:
         """pymongo's parse of the URL, as Celery's constructor makes it (resolves ``+srv``)."""
         from pymongo import uri_parser
+        from pymongo.errors import PyMongoError
 
-        return dict(uri_parser.parse_uri(self._mongo_config.url))
+        config = self._mongo_config
+        try:
+            return dict(uri_parser.parse_uri(config.url))
+        except (ValueError, PyMongoError) as exc:  # pymongo's message may quote the URL: never its password
+            raise ImproperlyConfigured(f"MongoDB URL {config.as_uri()!r}: "
+                                       f"{mask_text(str(exc), config.secrets())}") from None
 
     @property
     def host(self) -> Any:
