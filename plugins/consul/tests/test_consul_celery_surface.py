@@ -32,3 +32,18 @@ def test_consul_surface(consul_server: str, consul_url: str, with_path: bool) ->
                 getattr(ours, name)
     finally:
         ours.backend.close()
+
+
+def test_consul_surface_without_python_consul() -> None:
+    """Celery's module imports without python-consul: ours is still an instance of its class and
+    never reaches Celery's constructor (which would raise for the missing library)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['consul'] = None\n"
+            "from celery import Celery\n"
+            "from celery.backends.consul import ConsulBackend as Theirs\n"
+            "from resultstore_consul.host import ConsulBackend\n"
+            "b = ConsulBackend(app=Celery(set_as_current=False), url='consul://h:1/p')\n"
+            "assert isinstance(b, Theirs) and b.path == 'p' and not hasattr(b, 'consul')\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

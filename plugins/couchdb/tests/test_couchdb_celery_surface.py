@@ -34,3 +34,18 @@ def test_couchdb_surface(couchdb_url: str, couchdb_password: str) -> None:
             ours.connection  # noqa: B018
     finally:
         ours.backend.close()
+
+
+def test_couchdb_surface_without_pycouchdb() -> None:
+    """Celery's module imports without pycouchdb: ours is still an instance of its class and
+    never reaches Celery's constructor (which would raise for the missing library)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['pycouchdb'] = None\n"
+            "from celery import Celery\n"
+            "from celery.backends.couchdb import CouchBackend\n"
+            "from resultstore_couchdb.host import CouchDBBackend\n"
+            "b = CouchDBBackend(app=Celery(set_as_current=False), url='couchdb://u:pw@h:1/db')\n"
+            "assert isinstance(b, CouchBackend) and b.container == 'db' and repr(b.password) == \"'**'\"\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
