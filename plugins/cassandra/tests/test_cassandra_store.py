@@ -6,6 +6,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 import cassandra
@@ -20,7 +21,7 @@ from celery.backends.cassandra import CassandraBackend as CeleryCassandraBackend
 
 import resultstore
 from resultstore import states
-from resultstore.errors import BackendStoreError, ImproperlyConfigured
+from resultstore.errors import BackendStoreError, ImproperlyConfigured, SecurityError
 from resultstore.testing.races import guarded_writes_keep_success
 from resultstore_cassandra import CassandraStore
 from resultstore_cassandra.host import CassandraBackend
@@ -379,3 +380,34 @@ def test_url_fills_unset_settings_and_settings_win() -> None:
         "cassandra://10.0.0.1/results/t", resultstore.Settings({**BASE, "cassandra_port": 9000}))
     assert (config.servers, config.port, config.keyspace, config.table) == (
         ("10.1.1.1", "10.1.1.2"), 9000, "ks", "results")
+
+
+def test_signed_result_copied_to_another_row_is_refused(open_backend: MakeBackend,
+                                                        fresh_url: str) -> None:
+    """Issue 14 item 3: column values are signed for their own task id (and group id)."""
+    backend = open_backend(fresh_url, resultstore_transforms=["hmac-sha256"],
+                           resultstore_signing_key="k")
+    store = _store(backend)
+    table = store.config.table
+    source, target = _uid(), _uid()
+    backend.mark_as_failure(source, ValueError("for source only"))
+    read = store.statement(f"SELECT result FROM {table} WHERE task_id = ?", write=False)
+    stolen = store.run(read, (source,)).one()["result"]
+    write = store.statement(f"INSERT INTO {table} (task_id, status, result, date_done) "
+                            f"VALUES (?, ?, ?, ?) USING TTL ?", write=True)
+    store.run(write, (target, states.FAILURE, stolen, datetime.now(timezone.utc), 0))
+    assert isinstance(backend.get_task_meta(source)["result"], ValueError)
+    with pytest.raises(SecurityError):
+        backend.get_task_meta(target)
+    with pytest.raises(SecurityError):
+        backend.get_many([target])
+    group, other = _uid(), _uid()
+    backend.save_group(group, [[group, None], [[[source, None], None]]])
+    read = store.statement(f"SELECT result FROM {table}_group WHERE group_id = ?", write=False)
+    copied = store.run(read, (group,)).one()["result"]
+    write = store.statement(f"INSERT INTO {table}_group (group_id, result, date_done) "
+                            f"VALUES (?, ?, ?) USING TTL ?", write=True)
+    store.run(write, (other, copied, datetime.now(timezone.utc), 0))
+    assert backend.get_group_meta(group)["result"][0][0] == group
+    with pytest.raises(SecurityError):
+        backend.get_group_meta(other)

@@ -25,6 +25,6 @@ def test_bson_with_encryption_is_refused() -> None:
 
 def test_json_results_are_encrypted() -> None:
     fields = FieldCodec(_codec("json"))
-    stored = fields.encode({"secret": 1})
+    stored = fields.encode({"secret": 1}, "celery-task-meta-t1")
     assert isinstance(stored, bytes) and b"secret" not in stored
-    assert fields.decode(stored) == {"secret": 1}
+    assert fields.decode(stored, "celery-task-meta-t1") == {"secret": 1}

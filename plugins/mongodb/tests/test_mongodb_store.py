@@ -20,7 +20,7 @@ from pymongo.errors import AutoReconnect, DuplicateKeyError, OperationFailure
 
 import resultstore
 from resultstore import states
-from resultstore.errors import BackendStoreError, ImproperlyConfigured, NotSupported
+from resultstore.errors import BackendStoreError, ImproperlyConfigured, NotSupported, SecurityError
 from resultstore.testing import CallCounter
 from resultstore.waiting import waiter
 from resultstore_mongodb import MongoConfig, MongoStore
@@ -526,3 +526,25 @@ def test_asyncio_reads_use_the_async_client(ours: MakeBackend, mongo: MongoTarge
     assert many["nope"]["status"] == states.PENDING
     if not mongo.real:
         assert AsyncMongoMockClient.instances == before + 1  # one client for the loop
+
+
+def test_signed_result_copied_to_another_document_is_refused(ours: MakeBackend) -> None:
+    """Issue 14 item 3: the ``result`` field is signed for its own task id (and group id)."""
+    backend = ours(resultstore_transforms=["hmac-sha256"], resultstore_signing_key="k")
+    store = _store(backend)
+    source, target = _uid(), _uid()
+    backend.mark_as_failure(source, ValueError("for source only"))
+    stolen = store.tasks.find_one({"_id": source})
+    store.tasks.replace_one({"_id": target}, {**stolen, "_id": target}, upsert=True)
+    assert isinstance(backend.get_task_meta(source)["result"], ValueError)
+    with pytest.raises(SecurityError):
+        backend.get_task_meta(target)
+    with pytest.raises(SecurityError):
+        backend.get_many([target])
+    group, other = _uid(), _uid()
+    backend.save_group(group, [[group, None], [[[source, None], None]]])
+    copied = store.groups.find_one({"_id": group})
+    store.groups.replace_one({"_id": other}, {**copied, "_id": other}, upsert=True)
+    assert backend.get_group_meta(group)["result"][0][0] == group
+    with pytest.raises(SecurityError):
+        backend.get_group_meta(other)

@@ -17,6 +17,7 @@ from .. import states
 from ..backend import ResultBackend
 from ..codec import json_dumps
 from ..errors import DecodeError, DecryptionError, NotSupported, SecurityError
+from ..keys import RECORDS
 from ..spec import Capability, KeyValueStore
 from .faults import CallCounter
 from .kit import BackendKit, MakeBackend, requires
@@ -307,6 +308,41 @@ class ConformanceSuite(BackendKit):
         backend.store.set(backend.keys.task(target), payload, None)
         with pytest.raises(SecurityError):
             backend.get_task_meta(target)
+
+    def test_record_values_are_bound_to_their_record(self, make_backend: MakeBackend) -> None:
+        """A record store signs every column value for its own record (issue 14 item 3): each
+        codec call made while storing or reading task ``t`` carries ``RECORDS.task(t)``, for
+        group ``g`` ``RECORDS.group(g)`` (a value bound to "" could be copied to any row)."""
+        backend = make_backend(resultstore_transforms=["hmac-sha256"], resultstore_signing_key="k")
+        if isinstance(backend.store, KeyValueStore):
+            pytest.skip("key/value stores are bound by core (test_signed_value_is_bound_to_its_task)")
+        codec = backend.store.codec
+        assert codec is not None, "core binds the codec before first use"
+        keys: list[str] = []
+
+        def spy(real: Any) -> Any:
+            def call(value: Any, key: str = "") -> Any:
+                keys.append(key)
+                return real(value, key)
+            return call
+
+        codec.encode, codec.decode = spy(codec.encode), spy(codec.decode)  # type: ignore[method-assign]
+
+        def bound(action: Any, expected: str) -> None:
+            keys.clear()
+            action()
+            assert keys, "no value went through the backend's codec"
+            assert set(keys) == {expected}, f"codec keys {sorted(set(keys))}, expected {expected!r}"
+
+        done, failed, group_id = _uid(), _uid(), _uid("g")
+        bound(lambda: backend.mark_as_done(done, {"n": 1}), RECORDS.task(done))
+        bound(lambda: backend.mark_as_failure(failed, KitError("x")), RECORDS.task(failed))
+        bound(lambda: backend.get_task_meta(failed), RECORDS.task(failed))
+        bound(lambda: backend.get_many([done]), RECORDS.task(done))
+        as_tuple = [[group_id, None], [[[done, None], None]]]
+        bound(lambda: backend.save_group(group_id, as_tuple), RECORDS.group(group_id))
+        bound(lambda: backend.get_group_meta(group_id), RECORDS.group(group_id))
+        assert type(backend.get_task_meta(failed)["result"]) is KitError
 
     def test_encrypted_roundtrip_and_refusal(self, make_backend: MakeBackend) -> None:
         pytest.importorskip("cryptography", reason="aes-gcm needs pip install resultstore[encryption]")

@@ -23,11 +23,13 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 from resultstore import states
 from resultstore.config import Settings
 from resultstore.errors import BackendStoreError, InvalidTaskId
+from resultstore.keys import RECORDS
 from resultstore.spec import Capability, ChordProgress, MetaStore
 
 from .chords import CassandraChords
@@ -179,10 +181,14 @@ class CassandraStore(MetaStore):
 
     def _meta(self, task_id: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
         row = pick_row(rows)
-        return None if row is None else row_to_meta(task_id, row, self._decode, self.config.extended)
+        if row is None:
+            return None
+        return row_to_meta(task_id, row, partial(self._decode, key=RECORDS.task(task_id)),
+                           self.config.extended)
 
-    def _decode(self, payload: bytes | None) -> Any:
-        return None if payload is None else self.decode_value(bytes(payload))
+    def _decode(self, payload: bytes | None, key: str) -> Any:
+        """A column value; ``key`` (the record's key) is what a signature is bound to."""
+        return None if payload is None else self.decode_value(bytes(payload), key)
 
     def get_meta(self, task_id: str) -> dict[str, Any] | None:
         rows = self.run(self.statement(self._select(), write=False), (str(task_id),))
@@ -212,7 +218,8 @@ class CassandraStore(MetaStore):
         if not task_id:
             raise InvalidTaskId("task id must be a non-empty string")
         self.session  # noqa: B018 - connecting settles which extra columns the table has
-        return write_values(meta, self.encode_value, self.extras, UNSET_VALUE)
+        return write_values(meta, partial(self.encode_value, key=RECORDS.task(task_id)), self.extras,
+                            UNSET_VALUE)
 
     def set_meta(self, task_id: str, meta: Mapping[str, Any]) -> None:
         values = self._values(str(task_id), meta)
@@ -249,13 +256,14 @@ class CassandraStore(MetaStore):
     def get_group(self, group_id: str) -> dict[str, Any] | None:
         query = f"SELECT result FROM {self.config.table}_group WHERE group_id = ?"
         row = self.run(self.statement(query, write=False), (str(group_id),)).one()
-        return None if row is None else {"result": self._decode(row["result"])}
+        return None if row is None else {"result": self._decode(row["result"], RECORDS.group(group_id))}
 
     def set_group(self, group_id: str, meta: Mapping[str, Any]) -> None:
         query = (f"INSERT INTO {self.config.table}_group (group_id, result, date_done) "
                  f"VALUES (?, ?, ?) USING TTL ?")
         self.run(self.statement(query, write=True), (
-            str(group_id), self.encode_value(meta.get("result")), datetime.now(timezone.utc),
+            str(group_id), self.encode_value(meta.get("result"), RECORDS.group(group_id)),
+            datetime.now(timezone.utc),
             self.ttl_for(self.config.expires)))
 
     def delete_group(self, group_id: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from resultstore.codec import Codec
 from resultstore.errors import DecodeError, ImproperlyConfigured, NotSupported
+from resultstore.keys import RECORDS
 
 __all__ = ["FieldCodec", "meta_to_document", "document_to_meta", "group_to_document",
            "document_to_group", "to_datetime"]
@@ -64,20 +65,21 @@ class FieldCodec:
                 "aes-gcm transform cannot encrypt: use result_serializer='json' (or pickle) with it."
             )
 
-    def encode(self, value: Any) -> Any:
+    def encode(self, value: Any, key: str) -> Any:
+        """``value`` encoded for the record at ``key`` (what a signature is bound to)."""
         if self.native:
             return value
-        payload = self.codec.encode(value)
+        payload = self.codec.encode(value, key)
         return payload.decode("utf-8") if self.text else payload
 
-    def decode(self, value: Any) -> Any:
+    def decode(self, value: Any, key: str) -> Any:
         """Decode a stored ``result``: text or binary only (stored documents are hostile input)."""
         if value is None or self.native:
             return value
         if not isinstance(value, (str, bytes)):
             raise DecodeError(f"A stored 'result' field holds {type(value).__name__}; Celery's "
                               f"documents hold the serialized value as a string or binary.")
-        return self.codec.decode(value)
+        return self.codec.decode(value, key)
 
 
 def meta_to_document(task_id: str, meta: Mapping[str, Any], fields: FieldCodec) -> dict[str, Any]:
@@ -85,7 +87,7 @@ def meta_to_document(task_id: str, meta: Mapping[str, Any], fields: FieldCodec) 
     document: dict[str, Any] = {
         "_id": task_id,
         "status": meta["status"],
-        "result": fields.encode(meta.get("result")),
+        "result": fields.encode(meta.get("result"), RECORDS.task(task_id)),
         "traceback": meta.get("traceback"),
         "children": meta.get("children"),
         "date_done": to_datetime(meta.get("date_done")),
@@ -105,7 +107,7 @@ def document_to_meta(document: Mapping[str, Any], fields: FieldCodec,
     meta: dict[str, Any] = {
         "task_id": document["_id"],
         "status": document.get("status"),
-        "result": fields.decode(document.get("result")),
+        "result": fields.decode(document.get("result"), RECORDS.task(str(document["_id"]))),
         "traceback": document.get("traceback"),
         "children": document.get("children"),
         "date_done": _isoformat(document.get("date_done")),
@@ -134,13 +136,13 @@ def _member_ids(as_tuple: Any) -> list[str]:
 def group_to_document(group_id: str, meta: Mapping[str, Any], fields: FieldCodec,
                       now: Callable[[], datetime]) -> dict[str, Any]:
     as_tuple = meta.get("result")
-    return {"_id": group_id, "result": fields.encode(_member_ids(as_tuple)),
+    return {"_id": group_id, "result": fields.encode(_member_ids(as_tuple), RECORDS.group(group_id)),
             "date_done": now(), "members": as_tuple}
 
 
 def document_to_group(document: Mapping[str, Any], fields: FieldCodec) -> dict[str, Any]:
     """``{'result': as_tuple}``: ours from ``members``, Celery's rebuilt from the id list."""
-    ids = fields.decode(document.get("result"))
+    ids = fields.decode(document.get("result"), RECORDS.group(str(document["_id"])))
     members = document.get("members")
     if members is not None and _member_ids(members) == list(ids or []):
         return {"result": members}
