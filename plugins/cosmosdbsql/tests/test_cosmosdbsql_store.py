@@ -301,4 +301,11 @@ def test_asyncio_first_use_creates_nothing_until_a_write(open_cosmos: MakeBacken
         return (*before, after)
 
     assert asyncio.run(first_use()) == (None, [None, None], b"v")
+
+    async def many() -> list[bytes | None]:  # one read_items query
+        values = await astore.mget(["k", *[f"none-{i}" for i in range(11)], "k"])
+        await astore.aclose()
+        return values
+
+    assert asyncio.run(many()) == [b"v", *[None] * 11, b"v"]
     assert _store(backend).container.read()["defaultTtl"] == -1
