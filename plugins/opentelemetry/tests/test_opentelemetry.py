@@ -10,8 +10,8 @@ import uuid
 from collections.abc import Sequence
 
 import pytest
-from conftest import Telemetry
 from opentelemetry.trace import SpanKind, StatusCode
+from otel_support import Telemetry
 
 import resultstore
 from resultstore import KeyValueStore, ResultBackend, Settings, states
