@@ -11,29 +11,19 @@ a real agent.
 from __future__ import annotations
 
 import base64
-import os
-import sys
-import tempfile
 import uuid
 from pathlib import Path
 
-from .couchdb_suite import _interleaved, _wakeup
-from .harness import Report, Row, best_seconds
+from .harness import Report, Row, chord_parts_per_second, interleaved, on_standin_or_real, ready_ids, wakeup
 
 SUITE = "consul (HTTP stand-in)"
 STANDIN = Path(__file__).parents[1] / "plugins" / "consul" / "tests" / "consul_standin.py"
 
 
 def run(report: Report, quick: bool = False) -> None:
-    real = os.environ.get("RESULTSTORE_TEST_CONSUL_URL")
-    if real:
-        _run(report, real.rstrip("/"), quick, "consul (real agent)")
-        return
-    from resultstore.testing.servers import ServerProcess
-
-    with ServerProcess([sys.executable, str(STANDIN), "{port}"],
-                       workdir=Path(tempfile.mkdtemp(prefix="rs-bench-consul-"))) as server:
-        _run(report, f"consul://127.0.0.1:{server.port}", quick, SUITE)
+    on_standin_or_real(report, quick, _run, env="RESULTSTORE_TEST_CONSUL_URL",
+                       real_suite="consul (real agent)", standin=STANDIN, tmp_prefix="rs-bench-consul-",
+                       url="consul://127.0.0.1:{port}", suite=SUITE)
 
 
 def _run(report: Report, server: str, quick: bool, suite: str) -> None:
@@ -61,7 +51,7 @@ def _run(report: Report, server: str, quick: bool, suite: str) -> None:
                                                       "TTL": "86400s"}).json()["ID"]
         raw.put(f"/v1/kv/{prefix}raw-{i}", content=value, params={"acquire": session})
 
-    stored = _interleaved({
+    stored = interleaved({
         "ours": lambda i: ours.store_result(f"o{i}", i, states.SUCCESS),
         "celery": lambda i: theirs.store_result(f"c{i}", i, states.SUCCESS),
         "raw": raw_store}, n)
@@ -69,7 +59,7 @@ def _run(report: Report, server: str, quick: bool, suite: str) -> None:
                    stored["raw"], note=("ours: a session, then one transaction (cas 0 + lock); "
                                         "Celery: a session, then PUT ?acquire (no SUCCESS check); "
                                         "raw: Celery's two requests")))
-    got = _interleaved({
+    got = interleaved({
         "ours": lambda i: ours.get_task_meta(f"o{i % n}", cache=False),
         "celery": lambda i: theirs.get_task_meta(f"c{i % n}", cache=False),
         "raw": lambda i: base64.b64decode(raw.get(f"/v1/kv/{prefix}raw-{i % n}").json()[0]["Value"])},
@@ -77,11 +67,9 @@ def _run(report: Report, server: str, quick: bool, suite: str) -> None:
     report.add(Row(suite, "get_task_meta (no cache)", "ops/s", got["ours"], got["celery"], got["raw"]))
 
     size = 200 if quick else 1000
-    ids = [f"j-{uuid.uuid4()}" for _ in range(size)]
-    for task_id in ids:
-        ours.store_result(task_id, 1, states.SUCCESS)
+    ids = ready_ids(ours, size)
     names = [f"{prefix}celery-task-meta-{t}" for t in ids]
-    join = _interleaved({
+    join = interleaved({
         "ours": lambda i: resultstore.GroupResult(
             "g", [resultstore.AsyncResult(t, backend=ours) for t in ids], backend=ours).join_native(),
         "celery": lambda i: dict(theirs.get_many(ids, timeout=30, interval=0.05)),
@@ -92,14 +80,8 @@ def _run(report: Report, server: str, quick: bool, suite: str) -> None:
                    join["raw"], note=("ours: read-only transactions of get-tree, 64 keys each; "
                                       "Celery: one GET per result; raw: the same transactions")))
     report.extras[f"{suite}: wake-up latency ms (ours: blocking-query push; Celery polls "
-                  f"every 0.5 s)"] = {"ours": _wakeup(ours, waiter, states, 20 if quick else 50)}
-    chords, parts = (20, 10) if quick else (100, 10)
-    groups = [f"bg-{uuid.uuid4()}" for _ in range(chords)]
-    for gid in groups:
-        ours.set_chord_size(gid, parts)
-    chord_s = best_seconds(lambda: [ours.chord_part_return(g, f"{g}-{i}", i, states.SUCCESS, i)
-                                    for g in groups for i in range(parts)], 1)
+                  f"every 0.5 s)"] = {"ours": wakeup(ours, waiter, states, 20 if quick else 50)}
     report.extras[f"{suite}: chord parts/s (one process, native: session + create-if-absent "
-                  f"transaction + listing)"] = round(chords * parts / chord_s, 1)
+                  f"transaction + listing)"] = chord_parts_per_second(ours, quick)
     ours.close()
     raw.close()

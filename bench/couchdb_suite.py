@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from .harness import Report, Row, best_seconds
+from .harness import Report, Row, chord_parts_per_second, interleaved, ready_ids, wakeup
 
 SUITE = "couchdb (pouchdb-server)"
 
@@ -54,25 +51,23 @@ def _run(report: Report, server: str, quick: bool, suite: str) -> None:
     db = config.database_path
     value = ours.encode({"status": "SUCCESS", "result": 1, "task_id": "x"}).decode()
 
-    store = _interleaved({
+    store = interleaved({
         "ours": lambda i: ours.store_result(f"o{i}", i, states.SUCCESS),
         "celery": lambda i: theirs.store_result(f"c{i}", i, states.SUCCESS),
         "raw": lambda i: raw.put(f"{db}/raw-{i}", json={"value": value})}, n)
     report.add(Row(suite, "store_result (new task)", "ops/s", store["ours"], store["celery"], store["raw"],
                    note=("ours: one PUT without _rev (create-if-absent keeps a SUCCESS); Celery: "
                          "a GET (is a SUCCESS stored?) then a PUT; raw: one PUT")))
-    get = _interleaved({
+    get = interleaved({
         "ours": lambda i: ours.get_task_meta(f"o{i % n}", cache=False),
         "celery": lambda i: theirs.get_task_meta(f"c{i % n}", cache=False),
         "raw": lambda i: raw.get(f"{db}/raw-{i % n}")}, n)
     report.add(Row(suite, "get_task_meta (no cache)", "ops/s", get["ours"], get["celery"], get["raw"]))
 
     size = 200 if quick else 1000
-    ids = [f"j-{uuid.uuid4()}" for _ in range(size)]
-    for task_id in ids:
-        ours.store_result(task_id, 1, states.SUCCESS)
+    ids = ready_ids(ours, size)
     keys = [f"celery-task-meta-{t}" for t in ids]
-    join = _interleaved({
+    join = interleaved({
         "ours": lambda i: resultstore.GroupResult(
             "g", [resultstore.AsyncResult(t, backend=ours) for t in ids], backend=ours).join_native(),
         # what GroupResult.join_native runs on Celery's backend (the app's backend would be ours)
@@ -84,54 +79,12 @@ def _run(report: Report, server: str, quick: bool, suite: str) -> None:
                    1 / raw_s, note=("ours: one POST _all_docs?include_docs=true; Celery: "
                                     "get_many (join_native), its mget is one GET per result; raw: one POST")))
 
-    latencies = {"ours": _wakeup(ours, waiter, states, 20 if quick else 50)}
+    latencies = {"ours": wakeup(ours, waiter, states, 20 if quick else 50)}
     report.extras[f"{suite}: wake-up latency ms (ours: _changes push; Celery polls every 0.5 s)"] = (
         latencies)
 
-    chords, parts = (20, 10) if quick else (100, 10)
-    groups = [f"bg-{uuid.uuid4()}" for _ in range(chords)]
-    for gid in groups:
-        ours.set_chord_size(gid, parts)
-    chord_s = best_seconds(lambda: [ours.chord_part_return(g, f"{g}-{i}", i, states.SUCCESS, i)
-                                    for g in groups for i in range(parts)], 1)
     report.extras[f"{suite}: chord parts/s (one process, native: create-if-absent part + listing)"] = (
-        round(chords * parts / chord_s, 1))
+        chord_parts_per_second(ours, quick))
     ours.close()
     raw.close()
 
-
-def _interleaved(funcs: dict[str, Callable[[int], Any]], n: int, rounds: int = 3) -> dict[str, float]:
-    """Calls per second of each ``func(i)``, best of ``rounds``; the rounds alternate between the
-    functions, so a load swing on the shared machine hits all of them alike."""
-    best = dict.fromkeys(funcs, float("inf"))
-    for r in range(rounds):
-        for label, func in funcs.items():
-            start = time.perf_counter()
-            for i in range(n):
-                func(r * n + i)
-            best[label] = min(best[label], time.perf_counter() - start)
-    return {label: n / seconds for label, seconds in best.items()}
-
-
-def _wakeup(backend: object, waiter: object, states: object, rounds: int) -> dict[str, float]:
-    """p50/max milliseconds from a write to the waiting thread seeing it (push)."""
-    import statistics
-    import threading
-
-    samples = []
-    for _ in range(rounds):
-        task_id = f"w-{uuid.uuid4()}"
-        written: list[float] = []
-
-        def write(task_id: str = task_id, written: list[float] = written) -> None:
-            time.sleep(0.05)
-            written.append(time.perf_counter())
-            backend.mark_as_done(task_id, 1)  # type: ignore[attr-defined]
-
-        thread = threading.Thread(target=write)
-        thread.start()
-        waiter(backend).wait(task_id, timeout=30, interval=5)  # type: ignore[operator]
-        samples.append(time.perf_counter() - written[0])
-        thread.join()
-    ordered = sorted(samples)
-    return {"p50": round(statistics.median(ordered) * 1000, 2), "max": round(ordered[-1] * 1000, 2)}

@@ -8,28 +8,27 @@ Elasticsearch's own indexing cost.  Set RESULTSTORE_TEST_ELASTICSEARCH_URL to ru
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
 import uuid
 from pathlib import Path
 
-from .harness import Report, Row, best_seconds, ops_per_second
+from .harness import (
+    Report,
+    Row,
+    best_seconds,
+    chord_parts_per_second,
+    on_standin_or_real,
+    ops_per_second,
+    ready_ids,
+)
 
 SUITE = "elasticsearch (stand-in)"
 STANDIN = Path(__file__).parents[1] / "plugins" / "elasticsearch" / "tests" / "es_standin.py"
 
 
 def run(report: Report, quick: bool = False) -> None:
-    real = os.environ.get("RESULTSTORE_TEST_ELASTICSEARCH_URL")
-    if real:
-        _run(report, real.rstrip("/"), quick, "elasticsearch (real server)")
-        return
-    from resultstore.testing.servers import ServerProcess
-
-    with ServerProcess([sys.executable, str(STANDIN), "{port}"],
-                       workdir=Path(tempfile.mkdtemp(prefix="rs-bench-es-"))) as server:
-        _run(report, f"elasticsearch://127.0.0.1:{server.port}", quick, SUITE)
+    on_standin_or_real(report, quick, _run, env="RESULTSTORE_TEST_ELASTICSEARCH_URL",
+                       real_suite="elasticsearch (real server)", standin=STANDIN, tmp_prefix="rs-bench-es-",
+                       url="elasticsearch://127.0.0.1:{port}", suite=SUITE)
 
 
 def _run(report: Report, server: str, quick: bool, suite: str) -> None:
@@ -68,9 +67,7 @@ def _run(report: Report, server: str, quick: bool, suite: str) -> None:
                    ops_per_second(lambda i: raw.get(index=index, id=f"raw-{i % n}"), n)))
 
     size = 200 if quick else 1000
-    ids = [f"j-{uuid.uuid4()}" for _ in range(size)]
-    for task_id in ids:
-        ours.store_result(task_id, 1, states.SUCCESS)
+    ids = ready_ids(ours, size)
     keys = [f"celery-task-meta-{t}" for t in ids]
     ours_s = best_seconds(lambda: resultstore.GroupResult(
         "g", [resultstore.AsyncResult(t, backend=ours) for t in ids], backend=ours).join_native(), 3)
@@ -81,13 +78,7 @@ def _run(report: Report, server: str, quick: bool, suite: str) -> None:
     report.add(Row(suite, f"join of {size} ready results", "joins/s", 1 / ours_s, 1 / theirs_s,
                    1 / raw_s, note="ours: one _mget; Celery: one GET per result; raw: one _mget"))
 
-    chords, parts = (20, 10) if quick else (100, 10)
-    groups = [f"bg-{uuid.uuid4()}" for _ in range(chords)]
-    for gid in groups:
-        ours.set_chord_size(gid, parts)
-    chord_s = best_seconds(lambda: [ours.chord_part_return(g, f"{g}-{i}", i, states.SUCCESS, i)
-                                    for g in groups for i in range(parts)], 1)
-    report.extras[f"{suite}: chord parts/s (one process, native counting)"] = round(
-        chords * parts / chord_s, 1)
+    report.extras[f"{suite}: chord parts/s (one process, native counting)"] = (
+        chord_parts_per_second(ours, quick))
     ours.close()
     raw.close()

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
+import sys
+import tempfile
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Row", "Report", "ops_per_second", "percentiles", "versions"]
+__all__ = ["Row", "Report", "chord_parts_per_second", "interleaved", "on_standin_or_real",
+           "ops_per_second", "percentiles", "ready_ids", "versions", "wakeup"]
 
 
 def ops_per_second(func: Callable[[int], Any], n: int, repeat: int = 3) -> float:
@@ -42,6 +48,80 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
     return {"p50": pick(0.50), "p99": pick(0.99), "max": ordered[-1] * 1000,
             "mean": statistics.fmean(ordered) * 1000, "n": len(ordered)}
+
+
+def on_standin_or_real(report: Report, quick: bool, run: Callable[[Report, str, bool, str], None], *,
+                       env: str, real_suite: str, standin: Path, tmp_prefix: str, url: str,
+                       suite: str, strip: bool = True) -> None:
+    """``run(report, url, quick, suite)`` on the real server named by ``$env`` if set (its trailing
+    ``/`` stripped unless ``strip`` is false), else on the HTTP stand-in script ``standin`` started
+    on a free port (``url`` is formatted with ``port``)."""
+    real = os.environ.get(env)
+    if real:
+        run(report, real.rstrip("/") if strip else real, quick, real_suite)
+        return
+    from resultstore.testing.servers import ServerProcess
+
+    with ServerProcess([sys.executable, str(standin), "{port}"],
+                       workdir=Path(tempfile.mkdtemp(prefix=tmp_prefix))) as server:
+        run(report, url.format(port=server.port), quick, suite)
+
+
+def ready_ids(backend: Any, size: int) -> list[str]:
+    """``size`` fresh task ids, each stored as SUCCESS through ``backend`` (for the join rows)."""
+    from resultstore import states
+
+    ids = [f"j-{uuid.uuid4()}" for _ in range(size)]
+    for task_id in ids:
+        backend.store_result(task_id, 1, states.SUCCESS)
+    return ids
+
+
+def chord_parts_per_second(backend: Any, quick: bool) -> float:
+    """Chord parts returned per second, one process: 20 (quick) or 100 chords of 10 parts."""
+    from resultstore import states
+
+    chords, parts = (20, 10) if quick else (100, 10)
+    groups = [f"bg-{uuid.uuid4()}" for _ in range(chords)]
+    for gid in groups:
+        backend.set_chord_size(gid, parts)
+    chord_s = best_seconds(lambda: [backend.chord_part_return(g, f"{g}-{i}", i, states.SUCCESS, i)
+                                    for g in groups for i in range(parts)], 1)
+    return round(chords * parts / chord_s, 1)
+
+
+def interleaved(funcs: dict[str, Callable[[int], Any]], n: int, rounds: int = 3) -> dict[str, float]:
+    """Calls per second of each ``func(i)``, best of ``rounds``; the rounds alternate between the
+    functions, so a load swing on the shared machine hits all of them alike."""
+    best = dict.fromkeys(funcs, float("inf"))
+    for r in range(rounds):
+        for label, func in funcs.items():
+            start = time.perf_counter()
+            for i in range(n):
+                func(r * n + i)
+            best[label] = min(best[label], time.perf_counter() - start)
+    return {label: n / seconds for label, seconds in best.items()}
+
+
+def wakeup(backend: object, waiter: object, states: object, rounds: int) -> dict[str, float]:
+    """p50/max milliseconds from a write to the waiting thread seeing it (push)."""
+    samples = []
+    for _ in range(rounds):
+        task_id = f"w-{uuid.uuid4()}"
+        written: list[float] = []
+
+        def write(task_id: str = task_id, written: list[float] = written) -> None:
+            time.sleep(0.05)
+            written.append(time.perf_counter())
+            backend.mark_as_done(task_id, 1)  # type: ignore[attr-defined]
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        waiter(backend).wait(task_id, timeout=30, interval=5)  # type: ignore[operator]
+        samples.append(time.perf_counter() - written[0])
+        thread.join()
+    ordered = sorted(samples)
+    return {"p50": round(statistics.median(ordered) * 1000, 2), "max": round(ordered[-1] * 1000, 2)}
 
 
 @dataclass

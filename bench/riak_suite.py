@@ -10,29 +10,19 @@ compare requests per operation and client overhead, not Riak's.  Set RESULTSTORE
 from __future__ import annotations
 
 import json
-import os
-import sys
-import tempfile
 import uuid
 from pathlib import Path
 
-from .couchdb_suite import _interleaved
-from .harness import Report, Row, best_seconds
+from .harness import Report, Row, chord_parts_per_second, interleaved, on_standin_or_real, ready_ids
 
 SUITE = "riak (HTTP stand-in)"
 STANDIN = Path(__file__).parents[1] / "plugins" / "riak" / "tests" / "riak_standin.py"
 
 
 def run(report: Report, quick: bool = False) -> None:
-    real = os.environ.get("RESULTSTORE_TEST_RIAK_URL")
-    if real:
-        _run(report, real.rstrip("/"), quick, "riak (real node)")
-        return
-    from resultstore.testing.servers import ServerProcess
-
-    with ServerProcess([sys.executable, str(STANDIN), "{port}"],
-                       workdir=Path(tempfile.mkdtemp(prefix="rs-bench-riak-"))) as server:
-        _run(report, f"riak://127.0.0.1:{server.port}", quick, SUITE)
+    on_standin_or_real(report, quick, _run, env="RESULTSTORE_TEST_RIAK_URL",
+                       real_suite="riak (real node)", standin=STANDIN, tmp_prefix="rs-bench-riak-",
+                       url="riak://127.0.0.1:{port}", suite=SUITE)
 
 
 def _run(report: Report, server: str, quick: bool, suite: str) -> None:
@@ -50,22 +40,20 @@ def _run(report: Report, server: str, quick: bool, suite: str) -> None:
     body = json.dumps(ours.encode({"status": "SUCCESS", "result": 1, "task_id": "x"}).decode())
     headers = {"Content-Type": "application/json"}
 
-    stored = _interleaved({
+    stored = interleaved({
         "ours": lambda i: ours.store_result(f"o{i}", i, states.SUCCESS),
         "raw": lambda i: raw.put(store.path(f"raw-{i}"), content=body,  # type: ignore[attr-defined]
                                  headers={**headers, "If-None-Match": "*"})}, n)
     report.add(Row(suite, "store_result (new task)", "ops/s", stored["ours"], None, stored["raw"],
                    note="ours and raw: one PUT with If-None-Match: * (strongly consistent type)"))
-    got = _interleaved({
+    got = interleaved({
         "ours": lambda i: ours.get_task_meta(f"o{i % n}", cache=False),
         "raw": lambda i: json.loads(raw.get(store.path(f"raw-{i % n}")).content)},  # type: ignore[attr-defined]
         n)
     report.add(Row(suite, "get_task_meta (no cache)", "ops/s", got["ours"], None, got["raw"]))
     size = 200 if quick else 1000
-    ids = [f"j-{uuid.uuid4()}" for _ in range(size)]
-    for task_id in ids:
-        ours.store_result(task_id, 1, states.SUCCESS)
-    join = _interleaved({
+    ids = ready_ids(ours, size)
+    join = interleaved({
         "ours": lambda i: resultstore.GroupResult(
             "g", [resultstore.AsyncResult(t, backend=ours) for t in ids], backend=ours).join_native(),
         "raw": lambda i: [raw.get(store.path(f"celery-task-meta-{t}"))  # type: ignore[attr-defined]
@@ -73,13 +61,7 @@ def _run(report: Report, server: str, quick: bool, suite: str) -> None:
     report.add(Row(suite, f"join of {size} ready results", "joins/s", join["ours"], None,
                    join["raw"], note=("ours: concurrent GETs on a pool of 10 threads (Riak has "
                                       "no multi-get); raw: one GET after another")))
-    chords, parts = (20, 10) if quick else (100, 10)
-    groups = [f"bg-{uuid.uuid4()}" for _ in range(chords)]
-    for gid in groups:
-        ours.set_chord_size(gid, parts)
-    chord_s = best_seconds(lambda: [ours.chord_part_return(g, f"{g}-{i}", i, states.SUCCESS, i)
-                                    for g in groups for i in range(parts)], 1)
     report.extras[f"{suite}: chord parts/s (one process, native: create-if-absent part + "
-                  f"vclock-checked chord object)"] = round(chords * parts / chord_s, 1)
+                  f"vclock-checked chord object)"] = chord_parts_per_second(ours, quick)
     ours.close()
     raw.close()
