@@ -13,37 +13,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from resultstore.config import Settings
 from resultstore.errors import ImproperlyConfigured
+from resultstore.options import flag, positive_number, query_options, url_port
 
 __all__ = ["ConsulConfig"]
 
 DEFAULT_HOST, DEFAULT_PORT = "localhost", 8500
 _OPTIONS = ("ssl", "timeout", "max_connections", "token", "consistency", "dc", "one_client",
             "watch")
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 _CONSISTENCY = ("default", "consistent", "stale")
-
-
-def _flag(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE | _FALSE:
-        return text in _TRUE
-    raise ImproperlyConfigured(f"consul {name} must be true or false, got {value!r}")
-
-
-def _number(name: str, value: Any, kind: type[float] | type[int]) -> Any:
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise ImproperlyConfigured(f"consul {name} must be a number, got {value!r}") from None
-    if number <= 0:
-        raise ImproperlyConfigured(f"consul {name} must be positive, got {value!r}")
-    return number
 
 
 @dataclass(frozen=True)
@@ -75,27 +56,21 @@ class ConsulConfig:
         if parts.username or parts.password:
             raise ImproperlyConfigured(
                 "consul:// URLs carry no credentials; set consul_token (an ACL token) instead.")
-        try:
-            port = parts.port
-        except ValueError:
-            raise ImproperlyConfigured("consul URL: the port must be a number.") from None
+        port = url_port("consul", parts)
         options: dict[str, Any] = {name: settings.get(f"consul_{name}") for name in _OPTIONS}
-        for key, value in parse_qsl(parts.query):
-            if key not in _OPTIONS:
-                raise ImproperlyConfigured(
-                    f"Unknown consul:// URL option {key!r}: options are {', '.join(_OPTIONS)}.")
-            options[key] = value
+        query_options("consul", parts.query, _OPTIONS, options)
         path = unquote(parts.path)[1:] if parts.path.startswith("/") else unquote(parts.path)
         values: dict[str, Any] = {"host": unquote(parts.hostname or "") or DEFAULT_HOST,
                                   "port": int(port or DEFAULT_PORT), "path": path or None,
                                   "ssl": scheme == "https"}
         for name in ("ssl", "watch"):
             if options[name] is not None:
-                values[name] = _flag(name, options[name])
+                values[name] = flag("consul", name, options[name])
         if options["timeout"] is not None:
-            values["timeout"] = _number("timeout", options["timeout"], float)
+            values["timeout"] = positive_number("consul", "timeout", options["timeout"], float)
         if options["max_connections"] is not None:
-            values["max_connections"] = _number("max_connections", options["max_connections"], int)
+            values["max_connections"] = positive_number("consul", "max_connections",
+                                                          options["max_connections"], int)
         for name in ("token", "dc"):
             if options[name]:
                 values[name] = str(options[name])

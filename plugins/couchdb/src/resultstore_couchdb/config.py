@@ -11,37 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from resultstore.config import Settings
 from resultstore.errors import ImproperlyConfigured
 from resultstore.masking import mask_url
+from resultstore.options import flag, positive_number, query_options, url_port
 
 __all__ = ["CouchDBConfig"]
 
 #: Celery's defaults (``celery/backends/couchdb.py``).
 DEFAULT_HOST, DEFAULT_PORT, DEFAULT_DATABASE = "localhost", 5984, "default"
 _OPTIONS = ("ssl", "ca_certs", "timeout", "max_connections", "changes_feed")
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
-
-
-def _flag(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE | _FALSE:
-        return text in _TRUE
-    raise ImproperlyConfigured(f"couchdb {name} must be true or false, got {value!r}")
-
-
-def _number(name: str, value: Any, kind: type[float] | type[int]) -> Any:
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise ImproperlyConfigured(f"couchdb {name} must be a number, got {value!r}") from None
-    if number <= 0:
-        raise ImproperlyConfigured(f"couchdb {name} must be positive, got {value!r}")
-    return number
 
 
 @dataclass(frozen=True)
@@ -76,16 +57,9 @@ class CouchDBConfig:
                 "couchdb URL: the user or password holds '/', '?' or '#'; percent-encode them "
                 "(urllib.parse.quote(password, safe='')).")
         parts = urlsplit("http://" + rest)
-        try:
-            port = parts.port
-        except ValueError:
-            raise ImproperlyConfigured("couchdb URL: the port must be a number.") from None
+        port = url_port("couchdb", parts)
         options: dict[str, Any] = {name: settings.get(f"couchdb_{name}") for name in _OPTIONS}
-        for key, value in parse_qsl(parts.query):
-            if key not in _OPTIONS:
-                raise ImproperlyConfigured(
-                    f"Unknown couchdb:// URL option {key!r}: options are {', '.join(_OPTIONS)}.")
-            options[key] = value
+        query_options("couchdb", parts.query, _OPTIONS, options)
         path = unquote(parts.path).strip("/")
         values: dict[str, Any] = {
             "host": unquote(parts.hostname or "") or DEFAULT_HOST,
@@ -96,13 +70,14 @@ class CouchDBConfig:
         }
         for name in ("ssl", "changes_feed"):
             if options[name] is not None:
-                values[name] = _flag(name, options[name])
+                values[name] = flag("couchdb", name, options[name])
         if options["ca_certs"]:
             values["ca_certs"] = str(options["ca_certs"])
         if options["timeout"] is not None:
-            values["timeout"] = _number("timeout", options["timeout"], float)
+            values["timeout"] = positive_number("couchdb", "timeout", options["timeout"], float)
         if options["max_connections"] is not None:
-            values["max_connections"] = _number("max_connections", options["max_connections"], int)
+            values["max_connections"] = positive_number("couchdb", "max_connections",
+                                                          options["max_connections"], int)
         return cls(**values)
 
     @property

@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from resultstore.config import Settings
 from resultstore.errors import ImproperlyConfigured
+from resultstore.options import flag, positive_number, query_options, url_port
 
 __all__ = ["RiakConfig"]
 
@@ -28,26 +29,6 @@ DEFAULT_HOST, DEFAULT_PORT, DEFAULT_BUCKET = "localhost", 8098, "celery"
 PBC_PORT = 8087
 _OPTIONS = ("bucket_type", "ssl", "timeout", "max_connections", "conditional_writes")
 _CELERY = ("host", "port", "bucket", "protocol")
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
-
-
-def _flag(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE | _FALSE:
-        return text in _TRUE
-    raise ImproperlyConfigured(f"riak {name} must be true or false, got {value!r}")
-
-
-def _number(name: str, value: Any, kind: type[float] | type[int]) -> Any:
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise ImproperlyConfigured(f"riak {name} must be a number, got {value!r}") from None
-    if number <= 0:
-        raise ImproperlyConfigured(f"riak {name} must be positive, got {value!r}")
-    return number
 
 
 def _ascii(name: str, value: str) -> str:
@@ -83,10 +64,7 @@ class RiakConfig:
         if parts.username or parts.password:
             raise ImproperlyConfigured("riak:// URLs carry no credentials (Riak's HTTP API has "
                                        "no authentication; put a TLS proxy in front).")
-        try:
-            port = parts.port
-        except ValueError:
-            raise ImproperlyConfigured("riak URL: the port must be a number.") from None
+        port = url_port("riak", parts)
         conf = settings.get("riak_backend_settings")
         if conf is None:
             conf = {}
@@ -97,11 +75,7 @@ class RiakConfig:
             raise ImproperlyConfigured(f"Unknown riak_backend_settings keys {sorted(unknown)}: "
                                        f"known are {', '.join(_CELERY + _OPTIONS)}.")
         options: dict[str, Any] = {name: conf.get(name) for name in _OPTIONS}
-        for key, value in parse_qsl(parts.query):
-            if key not in _OPTIONS:
-                raise ImproperlyConfigured(
-                    f"Unknown riak:// URL option {key!r}: options are {', '.join(_OPTIONS)}.")
-            options[key] = value
+        query_options("riak", parts.query, _OPTIONS, options)
         protocol = str(conf.get("protocol") or "").lower() or None
         port_number = int(port or conf.get("port") or DEFAULT_PORT)
         if protocol not in (None, "http", "https"):
@@ -122,14 +96,15 @@ class RiakConfig:
         if options["bucket_type"]:
             values["bucket_type"] = _ascii("bucket type", str(options["bucket_type"]))
         if options["ssl"] is not None:
-            values["ssl"] = _flag("ssl", options["ssl"])
+            values["ssl"] = flag("riak", "ssl", options["ssl"])
         if options["conditional_writes"] is not None:
-            values["conditional_writes"] = _flag("conditional_writes",
-                                                 options["conditional_writes"])
+            values["conditional_writes"] = flag("riak", "conditional_writes",
+                                                options["conditional_writes"])
         if options["timeout"] is not None:
-            values["timeout"] = _number("timeout", options["timeout"], float)
+            values["timeout"] = positive_number("riak", "timeout", options["timeout"], float)
         if options["max_connections"] is not None:
-            values["max_connections"] = _number("max_connections", options["max_connections"], int)
+            values["max_connections"] = positive_number("riak", "max_connections",
+                                                          options["max_connections"], int)
         return cls(**values)
 
     @property
