@@ -18,6 +18,7 @@ from .harness import (
     Row,
     best_seconds,
     chord_parts_per_second,
+    join_seconds,
     on_standin_or_real,
     ops_per_second,
     ready_ids,
@@ -37,8 +38,6 @@ def run(report: Report, quick: bool = False) -> None:
 def _run(report: Report, url: str, quick: bool, suite: str) -> None:
     from celery import Celery
     from celery.backends.cosmosdbsql import CosmosDBSQLBackend
-    from celery.result import AsyncResult as CAsyncResult
-    from celery.result import GroupResult as CGroupResult
 
     import resultstore
     from resultstore import states
@@ -68,11 +67,7 @@ def _run(report: Report, url: str, quick: bool, suite: str) -> None:
     size = 200 if quick else 1000
     ids = ready_ids(ours, size)
     keys = [f"celery-task-meta-{t}" for t in ids]
-    ours_s = best_seconds(lambda: resultstore.GroupResult(
-        "g", [resultstore.AsyncResult(t, backend=ours) for t in ids], backend=ours).join_native(), 3)
-    theirs_s = best_seconds(lambda: CGroupResult(
-        "g", [CAsyncResult(t, app=app, backend=theirs) for t in ids], app=app,
-        backend=theirs).join(), 3)
+    ours_s, theirs_s = join_seconds(ours, theirs, app, ids)
     raw_s = best_seconds(lambda: raw.read_items([(k, k) for k in keys]), 3)
     report.add(Row(suite, f"join of {size} ready results", "joins/s", 1 / ours_s, 1 / theirs_s,
                    1 / raw_s, note=("ours: read_items (one id IN query); Celery: one read per "

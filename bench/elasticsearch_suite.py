@@ -16,6 +16,7 @@ from .harness import (
     Row,
     best_seconds,
     chord_parts_per_second,
+    join_seconds,
     on_standin_or_real,
     ops_per_second,
     ready_ids,
@@ -35,8 +36,6 @@ def _run(report: Report, server: str, quick: bool, suite: str) -> None:
     import elasticsearch
     from celery import Celery
     from celery.backends.elasticsearch import ElasticsearchBackend
-    from celery.result import AsyncResult as CAsyncResult
-    from celery.result import GroupResult as CGroupResult
 
     import resultstore
     from resultstore import states
@@ -69,11 +68,7 @@ def _run(report: Report, server: str, quick: bool, suite: str) -> None:
     size = 200 if quick else 1000
     ids = ready_ids(ours, size)
     keys = [f"celery-task-meta-{t}" for t in ids]
-    ours_s = best_seconds(lambda: resultstore.GroupResult(
-        "g", [resultstore.AsyncResult(t, backend=ours) for t in ids], backend=ours).join_native(), 3)
-    theirs_s = best_seconds(lambda: CGroupResult(
-        "g", [CAsyncResult(t, app=app, backend=theirs) for t in ids], app=app,
-        backend=theirs).join(), 3)
+    ours_s, theirs_s = join_seconds(ours, theirs, app, ids)
     raw_s = best_seconds(lambda: raw.mget(index=index, ids=keys), 3)
     report.add(Row(suite, f"join of {size} ready results", "joins/s", 1 / ours_s, 1 / theirs_s,
                    1 / raw_s, note="ours: one _mget; Celery: one GET per result; raw: one _mget"))
