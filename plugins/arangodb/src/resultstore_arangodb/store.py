@@ -35,9 +35,10 @@ from arango.exceptions import (
 )
 from arango.http import DefaultHTTPClient
 
+from resultstore.chordstore import ForwardChords
 from resultstore.config import Settings
 from resultstore.errors import BackendStoreError
-from resultstore.spec import Capability, ChordProgress, KeyValueStore
+from resultstore.spec import Capability, KeyValueStore
 
 from .chords import ArangoChords
 from .config import ArangoConfig
@@ -79,7 +80,7 @@ class _HTTPClient(DefaultHTTPClient):
             raise ArangoTLSError(f"TLS with {url.split('?')[0]} failed: {exc}") from exc
 
 
-class ArangoStore(KeyValueStore):
+class ArangoStore(ForwardChords, KeyValueStore):
     """ArangoDB through python-arango; see the module docstring."""
 
     capabilities = frozenset({Capability.BATCH, Capability.GUARDED_SET, Capability.CHORD})
@@ -227,23 +228,6 @@ class ArangoStore(KeyValueStore):
             if self.replace_if(key, new, current["_rev"]):
                 return True
         raise BackendStoreError(f"{key!r} kept changing during {ATTEMPTS} guarded writes")
-
-    # -- chords (see resultstore_arangodb.chords) --------------------------------------
-    def chord_set_size(self, group_key: str, size: int, ttl: float | None) -> None:
-        self.chords.set_size(group_key, size, ttl)
-
-    def chord_add(self, group_key: str, member: str, index: int | None, value: bytes,
-                  ttl: float | None) -> ChordProgress:
-        return self.chords.add(group_key, member, index, value, ttl)
-
-    def chord_grow(self, group_key: str, by: int, ttl: float | None) -> None:
-        self.chords.grow(group_key, by, ttl)
-
-    def chord_parts(self, group_key: str) -> list[bytes]:
-        return self.chords.parts(group_key)
-
-    def chord_clear(self, group_key: str) -> None:
-        self.chords.clear(group_key)
 
     # -- plumbing ---------------------------------------------------------------------
     def exception_safe_to_retry(self, exc: BaseException) -> bool:

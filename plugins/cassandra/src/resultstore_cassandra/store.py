@@ -27,10 +27,11 @@ from functools import partial
 from typing import Any
 
 from resultstore import states
+from resultstore.chordstore import ForwardChords
 from resultstore.config import Settings
 from resultstore.errors import BackendStoreError, InvalidTaskId
 from resultstore.keys import RECORDS
-from resultstore.spec import Capability, ChordProgress, MetaStore
+from resultstore.spec import Capability, MetaStore
 
 from .chords import CassandraChords
 from .config import CassandraConfig
@@ -77,7 +78,7 @@ def _transient_errors() -> tuple[type[BaseException], ...]:
             ConnectionException)
 
 
-class CassandraStore(MetaStore):
+class CassandraStore(ForwardChords, MetaStore):
     """Celery's Cassandra result rows; see the module docstring."""
 
     capabilities = frozenset({Capability.BATCH, Capability.CHORD, Capability.AIO})
@@ -269,23 +270,6 @@ class CassandraStore(MetaStore):
     def delete_group(self, group_id: str) -> None:
         query = f"DELETE FROM {self.config.table}_group WHERE group_id = ?"
         self.run(self.statement(query, write=True), (str(group_id),))
-
-    # -- chords (see resultstore_cassandra.chords) -------------------------------------
-    def chord_set_size(self, group_key: str, size: int, ttl: float | None) -> None:
-        self.chords.set_size(group_key, size, ttl)
-
-    def chord_add(self, group_key: str, member: str, index: int | None, value: bytes,
-                  ttl: float | None) -> ChordProgress:
-        return self.chords.add(group_key, member, index, value, ttl)
-
-    def chord_grow(self, group_key: str, by: int, ttl: float | None) -> None:
-        self.chords.grow(group_key, by, ttl)
-
-    def chord_parts(self, group_key: str) -> list[bytes]:
-        return self.chords.parts(group_key)
-
-    def chord_clear(self, group_key: str) -> None:
-        self.chords.clear(group_key)
 
     # -- asyncio, errors, lifecycle -----------------------------------------------------
     def aio(self) -> Any:

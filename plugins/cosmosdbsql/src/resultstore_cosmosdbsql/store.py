@@ -32,9 +32,10 @@ from azure.cosmos.exceptions import (
     CosmosResourceNotFoundError,
 )
 
+from resultstore.chordstore import ForwardChords
 from resultstore.config import Settings
 from resultstore.errors import BackendStoreError
-from resultstore.spec import AsyncKeyValueStore, Capability, ChordProgress, KeyValueStore
+from resultstore.spec import AsyncKeyValueStore, Capability, KeyValueStore
 
 # azure.cosmos.aio (aiohttp) is imported with the store, not on the first await: that import
 # takes 0.2-0.8 s, which would otherwise stall the first asyncio call of a process.
@@ -55,7 +56,7 @@ def partition_key() -> PartitionKey:
     return PartitionKey(path="/id")
 
 
-class CosmosStore(KeyValueStore):
+class CosmosStore(ForwardChords, KeyValueStore):
     """Cosmos DB for NoSQL through azure-cosmos; see the module docstring."""
 
     capabilities = frozenset({Capability.BATCH, Capability.GUARDED_SET, Capability.CHORD,
@@ -164,23 +165,6 @@ class CosmosStore(KeyValueStore):
             if self.replace_if(new, current["_etag"]):
                 return True
         raise BackendStoreError(f"{key!r} kept changing during {ATTEMPTS} guarded writes")
-
-    # -- chords (see resultstore_cosmosdbsql.chords) -----------------------------------
-    def chord_set_size(self, group_key: str, size: int, ttl: float | None) -> None:
-        self.chords.set_size(group_key, size, ttl)
-
-    def chord_add(self, group_key: str, member: str, index: int | None, value: bytes,
-                  ttl: float | None) -> ChordProgress:
-        return self.chords.add(group_key, member, index, value, ttl)
-
-    def chord_grow(self, group_key: str, by: int, ttl: float | None) -> None:
-        self.chords.grow(group_key, by, ttl)
-
-    def chord_parts(self, group_key: str) -> list[bytes]:
-        return self.chords.parts(group_key)
-
-    def chord_clear(self, group_key: str) -> None:
-        self.chords.clear(group_key)
 
     # -- plumbing ---------------------------------------------------------------------
     def aio(self) -> AsyncKeyValueStore:

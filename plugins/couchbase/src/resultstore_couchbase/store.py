@@ -35,9 +35,10 @@ from couchbase.options import (
 )
 
 from resultstore.blob import PerProcess, generic_transient
+from resultstore.chordstore import ForwardChords
 from resultstore.config import Settings
 from resultstore.errors import BackendError, ImproperlyConfigured
-from resultstore.spec import Capability, ChordProgress, KeyValueStore
+from resultstore.spec import Capability, KeyValueStore
 
 from .chords import CouchbaseChords
 from .config import CouchbaseConfig
@@ -91,7 +92,7 @@ def connect(config: CouchbaseConfig) -> tuple[Any, Any]:
     return cluster, collection
 
 
-class CouchbaseStore(KeyValueStore):
+class CouchbaseStore(ForwardChords, KeyValueStore):
     """Results as Couchbase documents keyed like Celery's."""
 
     capabilities = frozenset({Capability.BATCH, Capability.GUARDED_SET, Capability.CHORD,
@@ -203,23 +204,6 @@ class CouchbaseStore(KeyValueStore):
             if self.replace(key, value, ttl, cas):
                 return True
         raise BackendError(f"{key}: too much write contention ({CAS_ATTEMPTS} attempts)")
-
-    # -- chords ------------------------------------------------------------------------------
-    def chord_set_size(self, group_key: str, size: int, ttl: float | None) -> None:
-        self.chords.set_size(group_key, size, ttl)
-
-    def chord_add(self, group_key: str, member: str, index: int | None, value: bytes,
-                  ttl: float | None) -> ChordProgress:
-        return self.chords.add(group_key, member, index, value, ttl)
-
-    def chord_grow(self, group_key: str, by: int, ttl: float | None) -> None:
-        self.chords.grow(group_key, by, ttl)
-
-    def chord_parts(self, group_key: str) -> list[bytes]:
-        return self.chords.parts(group_key)
-
-    def chord_clear(self, group_key: str) -> None:
-        self.chords.clear(group_key)
 
     # -- errors, asyncio, naming, lifecycle ---------------------------------------------------
     def exception_safe_to_retry(self, exc: BaseException) -> bool:

@@ -25,9 +25,10 @@ import elasticsearch
 from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError
 
 from resultstore import states
+from resultstore.chordstore import ForwardChords
 from resultstore.config import Settings
 from resultstore.errors import BackendStoreError
-from resultstore.spec import AsyncKeyValueStore, Capability, ChordProgress, KeyValueStore
+from resultstore.spec import AsyncKeyValueStore, Capability, KeyValueStore
 
 from .chords import ElasticsearchChords
 from .config import ElasticsearchConfig
@@ -68,7 +69,7 @@ def keeps(stored: bytes | None, new: bytes, prefix: bytes) -> bool:
     return _status(stored) in states.READY_STATES and _status(new) in states.UNREADY_STATES
 
 
-class ElasticsearchStore(KeyValueStore):
+class ElasticsearchStore(ForwardChords, KeyValueStore):
     """Elasticsearch through the official client; see the module docstring."""
 
     capabilities = frozenset({Capability.BATCH, Capability.GUARDED_SET, Capability.CHORD,
@@ -193,23 +194,6 @@ class ElasticsearchStore(KeyValueStore):
         except NotFoundError:  # no index: nothing stored yet
             return 0
         return int(response.body.get("deleted", 0))
-
-    # -- chords (see resultstore_elasticsearch.chords) ------------------------------
-    def chord_set_size(self, group_key: str, size: int, ttl: float | None) -> None:
-        self.chords.set_size(group_key, size, ttl)
-
-    def chord_add(self, group_key: str, member: str, index: int | None, value: bytes,
-                  ttl: float | None) -> ChordProgress:
-        return self.chords.add(group_key, member, index, value, ttl)
-
-    def chord_grow(self, group_key: str, by: int, ttl: float | None) -> None:
-        self.chords.grow(group_key, by, ttl)
-
-    def chord_parts(self, group_key: str) -> list[bytes]:
-        return self.chords.parts(group_key)
-
-    def chord_clear(self, group_key: str) -> None:
-        self.chords.clear(group_key)
 
     # -- plumbing ---------------------------------------------------------------------
     def aio(self) -> AsyncKeyValueStore:

@@ -32,9 +32,9 @@ from urllib.parse import quote
 import httpx
 
 from resultstore.blob import Blob, BlobInfo, BlobStore, PerProcess, PreconditionFailed
+from resultstore.chordstore import ForwardChords
 from resultstore.config import Settings
 from resultstore.errors import BackendError
-from resultstore.spec import ChordProgress
 
 from .chords import RiakChords
 from .config import RiakConfig
@@ -54,7 +54,7 @@ def client_options(config: RiakConfig) -> dict[str, Any]:
                                    max_keepalive_connections=config.max_connections)}
 
 
-class RiakStore(BlobStore):
+class RiakStore(ForwardChords, BlobStore):
     """Results as Riak objects; see the module docstring."""
 
     settings_prefix = "riak"
@@ -190,23 +190,6 @@ class RiakStore(BlobStore):
 
     def sdk_error_is_transient(self, exc: BaseException) -> bool:
         return is_transient(exc)
-
-    # -- chords (see resultstore_riak.chords: no key listing) ------------------------------
-    def chord_set_size(self, group_key: str, size: int, ttl: float | None) -> None:
-        self.chords.set_size(group_key, size, ttl)
-
-    def chord_add(self, group_key: str, member: str, index: int | None, value: bytes,
-                  ttl: float | None) -> ChordProgress:
-        return self.chords.add(group_key, member, index, value, ttl)
-
-    def chord_grow(self, group_key: str, by: int, ttl: float | None) -> None:
-        self.chords.grow(group_key, by, ttl)
-
-    def chord_parts(self, group_key: str) -> list[bytes]:
-        return self.chords.parts(group_key)
-
-    def chord_clear(self, group_key: str) -> None:
-        self.chords.clear(group_key)
 
     # -- naming, lifecycle ------------------------------------------------------------------
     def as_uri(self, include_password: bool = False) -> str:
