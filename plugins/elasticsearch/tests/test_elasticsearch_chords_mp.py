@@ -7,56 +7,9 @@ Real processes, real HTTP: each process has its own client; they meet only in th
 
 from __future__ import annotations
 
-import multiprocessing
-import random
-import time
-import uuid
-from collections import Counter
-from typing import Any
-
-import resultstore
-from resultstore import states
-
-CHORDS, SIZE, PROCESSES, DUPLICATED = 200, 10, 8, 0.05
-
-
-def _worker(args: tuple[str, list[tuple[str, int]]]) -> list[tuple[str, list[Any]]]:
-    url, jobs = args
-    backend = resultstore.connect(url)
-    completed = []
-    try:
-        for gid, index in jobs:
-            parts = backend.chord_part_return(gid, f"{gid}-{index}", index, states.SUCCESS, index)
-            if parts is not None:
-                completed.append((gid, [p.result for p in parts]))
-                backend.chord_done(gid)
-    finally:
-        backend.close()
-    return completed
+from resultstore.testing.races import chords_complete_once_across_processes
 
 
 def test_chords_exactly_once_from_8_processes_with_redelivered_parts(es_url: str) -> None:
-    url = f"{es_url}-mp"
-    run = uuid.uuid4().hex[:8]
-    groups = [f"mp-{run}-{c}" for c in range(CHORDS)]
-    setup = resultstore.connect(url)
-    for gid in groups:
-        setup.set_chord_size(gid, SIZE)
-    setup.close()
-    rng = random.Random(run)
-    jobs = [(gid, i) for gid in groups for i in range(SIZE)]
-    jobs += rng.sample(jobs, int(len(jobs) * DUPLICATED))  # redelivered: a second copy each
-    rng.shuffle(jobs)
-    shares = [(url, jobs[p::PROCESSES]) for p in range(PROCESSES)]
-    start = time.monotonic()
-    with multiprocessing.get_context("spawn").Pool(PROCESSES) as pool:
-        results = pool.map_async(_worker, shares).get(300)
-    elapsed = time.monotonic() - start
-    completions: Counter[str] = Counter()
-    for completed in results:
-        for gid, values in completed:
-            completions[gid] += 1
-            assert values == list(range(SIZE)), f"{gid}: parts out of order: {values}"
-    print(f"\n{PROCESSES} processes: {len(jobs)} part deliveries ({len(jobs) - CHORDS * SIZE} "
-          f"duplicates) into {CHORDS} chords in {elapsed:.1f}s")
-    assert completions == Counter(groups)
+    chords_complete_once_across_processes(f"{es_url}-mp", chords=200, size=10, processes=8,
+                                          duplicated=0.05)

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import random
 import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from .. import states
 from ..backend import ResultBackend
+from ..connect import connect
 
-__all__ = ["chords_complete_once", "guarded_writes_keep_success"]
+__all__ = ["chords_complete_once", "chords_complete_once_across_processes",
+           "guarded_writes_keep_success"]
 
 
 def chords_complete_once(backends: Sequence[ResultBackend], groups: int, size: int, *,
@@ -57,3 +64,51 @@ def guarded_writes_keep_success(backends: Sequence[ResultBackend], rounds: int) 
             list(pool.map(write, range(len(backends))))
         final = backends[0].get_task_meta(task_id, cache=False)
         assert (final["status"], final["result"]) == (states.SUCCESS, "ok")
+
+
+def _chord_worker(args: tuple[str, dict[str, Any], list[tuple[str, int]]]
+                  ) -> list[tuple[str, list[Any]]]:
+    url, settings, jobs = args
+    backend = connect(url, settings)
+    completed = []
+    try:
+        for gid, index in jobs:
+            parts = backend.chord_part_return(gid, f"{gid}-{index}", index, states.SUCCESS, index)
+            if parts is not None:
+                completed.append((gid, [p.result for p in parts]))
+                backend.chord_done(gid)
+    finally:
+        backend.close()
+    return completed
+
+
+def chords_complete_once_across_processes(url: str, settings: Mapping[str, Any] | None = None,
+                                          *, chords: int, size: int, processes: int,
+                                          duplicated: float, timeout: float = 300) -> None:
+    """``chords`` chords of ``size`` parts from ``processes`` spawned processes (each with its
+    own client for ``url`` and ``settings``), a ``duplicated`` share of the parts delivered a
+    second time (as a broker redelivers): every chord completes exactly once, parts in order."""
+    run = uuid.uuid4().hex[:8]
+    conf = dict(settings or {})
+    groups = [f"mp-{run}-{c}" for c in range(chords)]
+    setup = connect(url, conf)
+    for gid in groups:
+        setup.set_chord_size(gid, size)
+    setup.close()
+    rng = random.Random(run)
+    jobs = [(gid, i) for gid in groups for i in range(size)]
+    jobs += rng.sample(jobs, int(len(jobs) * duplicated))  # redelivered: a second copy each
+    rng.shuffle(jobs)
+    shares = [(url, conf, jobs[p::processes]) for p in range(processes)]
+    start = time.monotonic()
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        results = pool.map_async(_chord_worker, shares).get(timeout)
+    elapsed = time.monotonic() - start
+    completions: Counter[str] = Counter()
+    for completed in results:
+        for gid, values in completed:
+            completions[gid] += 1
+            assert values == list(range(size)), f"{gid}: parts out of order: {values}"
+    print(f"\n{processes} processes: {len(jobs)} part deliveries ({len(jobs) - chords * size} "
+          f"duplicates) into {chords} chords in {elapsed:.1f}s")
+    assert completions == Counter(groups)
