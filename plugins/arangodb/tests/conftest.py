@@ -8,7 +8,6 @@ database (created by the store on first use).
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 
 import resultstore
 from resultstore.testing import opened_backends
-from resultstore.testing.servers import ServerProcess
+from resultstore.testing.servers import real_or_standin
 
 REAL_URL = os.environ.get("RESULTSTORE_TEST_ARANGODB_URL")
 STANDIN = Path(__file__).with_name("arango_standin.py")
@@ -32,13 +31,8 @@ def pytest_report_header() -> str:
 @pytest.fixture(scope="session")
 def arango_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``arangodb://[user:password@]host:port`` of the server (no path)."""
-    if REAL_URL:
-        parts = urlsplit(REAL_URL)
-        yield f"{parts.scheme}://{parts.netloc}"
-        return
-    with ServerProcess([sys.executable, str(STANDIN), "{port}"],
-                       workdir=Path(tmp_path_factory.mktemp("arango"))) as server:
-        yield f"arangodb://127.0.0.1:{server.port}"
+    with real_or_standin(REAL_URL, STANDIN, "arangodb", tmp_path_factory.mktemp("arango")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

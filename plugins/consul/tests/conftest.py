@@ -8,7 +8,6 @@ fresh key path.
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from resultstore.testing.servers import ServerProcess
+from resultstore.testing.servers import real_or_standin
 
 REAL_URL = os.environ.get("RESULTSTORE_TEST_CONSUL_URL")
 STANDIN = Path(__file__).with_name("consul_standin.py")
@@ -30,13 +29,8 @@ def pytest_report_header() -> str:
 @pytest.fixture(scope="session")
 def consul_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``consul://host:port`` of the agent (no path)."""
-    if REAL_URL:
-        parts = urlsplit(REAL_URL)
-        yield f"consul://{parts.netloc}"
-        return
-    with ServerProcess([sys.executable, str(STANDIN), "{port}"],
-                       workdir=Path(tmp_path_factory.mktemp("consul"))) as server:
-        yield f"consul://127.0.0.1:{server.port}"
+    with real_or_standin(REAL_URL, STANDIN, "consul", tmp_path_factory.mktemp("consul")) as url:
+        yield url
 
 
 @pytest.fixture

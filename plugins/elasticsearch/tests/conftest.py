@@ -7,7 +7,6 @@ subprocess on a free loopback port, stopped at session end.  Each session uses a
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 
 import resultstore
 from resultstore.testing import opened_backends
-from resultstore.testing.servers import ServerProcess
+from resultstore.testing.servers import real_or_standin
 
 REAL_URL = os.environ.get("RESULTSTORE_TEST_ELASTICSEARCH_URL")
 STANDIN = Path(__file__).with_name("es_standin.py")
@@ -31,13 +30,8 @@ def pytest_report_header() -> str:
 @pytest.fixture(scope="session")
 def es_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``elasticsearch://host:port`` of the server (no index)."""
-    if REAL_URL:
-        parts = urlsplit(REAL_URL)
-        yield f"{parts.scheme}://{parts.netloc}"
-        return
-    with ServerProcess([sys.executable, str(STANDIN), "{port}"],
-                       workdir=Path(tmp_path_factory.mktemp("es"))) as server:
-        yield f"elasticsearch://127.0.0.1:{server.port}"
+    with real_or_standin(REAL_URL, STANDIN, "elasticsearch", tmp_path_factory.mktemp("es")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

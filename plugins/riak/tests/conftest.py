@@ -8,7 +8,6 @@ on a free loopback port, stopped at session end.  Each test uses a fresh bucket.
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from resultstore.testing.servers import ServerProcess
+from resultstore.testing.servers import real_or_standin
 
 REAL_URL = os.environ.get("RESULTSTORE_TEST_RIAK_URL")
 STANDIN = Path(__file__).with_name("riak_standin.py")
@@ -30,12 +29,8 @@ def pytest_report_header() -> str:
 @pytest.fixture(scope="session")
 def riak_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``riak://host:port`` of the node (no bucket)."""
-    if REAL_URL:
-        yield f"riak://{urlsplit(REAL_URL).netloc}"
-        return
-    with ServerProcess([sys.executable, str(STANDIN), "{port}"],
-                       workdir=Path(tmp_path_factory.mktemp("riak"))) as server:
-        yield f"riak://127.0.0.1:{server.port}"
+    with real_or_standin(REAL_URL, STANDIN, "riak", tmp_path_factory.mktemp("riak")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -19,12 +19,15 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlsplit
 
-__all__ = ["free_port", "wait_for_port", "ServerProcess"]
+__all__ = ["free_port", "wait_for_port", "ServerProcess", "real_or_standin"]
 
 
 def free_port() -> int:
@@ -118,3 +121,20 @@ class ServerProcess:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+@contextmanager
+def real_or_standin(real_url: str | None, standin: Path, scheme: str,
+                    workdir: Path) -> Iterator[str]:
+    """``scheme://host:port`` (no path) of the server the tests use.
+
+    With ``real_url`` (a plugin's ``RESULTSTORE_TEST_<NAME>_URL``), its scheme and
+    ``[user:password@]host:port``; else ``standin`` (a Python script taking its port as its
+    one argument) run with :class:`ServerProcess` on a free loopback port, stopped on exit.
+    """
+    if real_url:
+        parts = urlsplit(real_url)
+        yield f"{parts.scheme}://{parts.netloc}"
+        return
+    with ServerProcess([sys.executable, str(standin), "{port}"], workdir=workdir) as server:
+        yield f"{scheme}://127.0.0.1:{server.port}"
