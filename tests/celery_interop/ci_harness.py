@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +13,7 @@ from resultstore.testing.servers import ServerProcess
 from resultstore.testing.workers import CeleryWorker
 
 HERE = Path(__file__).parent
+PLUGINS = HERE.resolve().parents[1] / "plugins"
 
 
 class Worker(CeleryWorker):
@@ -32,3 +37,16 @@ def base_config(redis_server: ServerProcess, db: int, queue: str) -> dict[str, A
         "worker_hijack_root_logger": False,
         "ci_redis_url": f"{url}/{db}",
     }
+
+
+@contextmanager
+def plugin_server(plugin: str, standin: str, scheme: str, workdir: Path) -> Iterator[str]:
+    """The server in ``RESULTSTORE_TEST_<PLUGIN>_URL`` (trailing ``/`` dropped) when set, else
+    ``plugins/<plugin>/tests/<standin>`` under ServerProcess: ``scheme://127.0.0.1:<port>``."""
+    real = os.environ.get(f"RESULTSTORE_TEST_{plugin.upper()}_URL")
+    if real:
+        yield real.rstrip("/")
+        return
+    with ServerProcess([sys.executable, str(PLUGINS / plugin / "tests" / standin), "{port}"],
+                       workdir=workdir) as server:
+        yield f"{scheme}://127.0.0.1:{server.port}"

@@ -7,33 +7,23 @@ are counted by the plugin's native accounting (Celery's own backend polls with c
 
 from __future__ import annotations
 
-import os
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from ci_harness import Worker, base_config
+from ci_harness import Worker, base_config, plugin_server
 from ci_scenarios import CanvasScenarios
 
 from resultstore.testing.servers import ServerProcess
 from resultstore_arangodb.host import ArangoDbBackend
 
-STANDIN = (Path(__file__).resolve().parents[2] / "plugins" / "arangodb" / "tests"
-           / "arango_standin.py")
-
 
 @pytest.fixture(scope="module")
 def arango_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    real = os.environ.get("RESULTSTORE_TEST_ARANGODB_URL")
-    if real:
-        yield real.rstrip("/")
-        return
-    with ServerProcess([sys.executable, str(STANDIN), "{port}"],
-                       workdir=tmp_path_factory.mktemp("ci-arango")) as server:
-        yield f"arangodb://127.0.0.1:{server.port}"
+    with plugin_server("arangodb", "arango_standin.py", "arangodb",
+                       tmp_path_factory.mktemp("ci-arango")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

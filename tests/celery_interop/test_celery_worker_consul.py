@@ -8,32 +8,23 @@ counted natively (transactions on ``ModifyIndex``); waits are pushed by blocking
 from __future__ import annotations
 
 import base64
-import os
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from ci_harness import Worker, base_config
+from ci_harness import Worker, base_config, plugin_server
 from ci_scenarios import CanvasScenarios
 
 from resultstore.testing.servers import ServerProcess
 from resultstore_consul.host import ConsulBackend
 
-STANDIN = Path(__file__).resolve().parents[2] / "plugins" / "consul" / "tests" / "consul_standin.py"
-
 
 @pytest.fixture(scope="module")
 def consul_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    real = os.environ.get("RESULTSTORE_TEST_CONSUL_URL")
-    if real:
-        yield real.rstrip("/")
-        return
-    with ServerProcess([sys.executable, str(STANDIN), "{port}"],
-                       workdir=tmp_path_factory.mktemp("ci-consul")) as server:
-        yield f"consul://127.0.0.1:{server.port}"
+    with plugin_server("consul", "consul_standin.py", "consul",
+                       tmp_path_factory.mktemp("ci-consul")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

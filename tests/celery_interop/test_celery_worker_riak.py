@@ -9,32 +9,23 @@ the node in ``RESULTSTORE_TEST_RIAK_URL``, in the strongly consistent bucket typ
 from __future__ import annotations
 
 import json
-import os
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from ci_harness import Worker, base_config
+from ci_harness import Worker, base_config, plugin_server
 from ci_scenarios import CanvasScenarios
 
 from resultstore.testing.servers import ServerProcess
 from resultstore_riak.host import RiakBackend
 
-STANDIN = Path(__file__).resolve().parents[2] / "plugins" / "riak" / "tests" / "riak_standin.py"
-
 
 @pytest.fixture(scope="module")
 def riak_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    real = os.environ.get("RESULTSTORE_TEST_RIAK_URL")
-    if real:
-        yield real.rstrip("/")
-        return
-    with ServerProcess([sys.executable, str(STANDIN), "{port}"],
-                       workdir=tmp_path_factory.mktemp("ci-riak")) as server:
-        yield f"riak://127.0.0.1:{server.port}"
+    with plugin_server("riak", "riak_standin.py", "riak",
+                       tmp_path_factory.mktemp("ci-riak")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
