@@ -15,16 +15,12 @@ from typing import Any
 import pytest
 from celery import Celery
 from celery.backends.cosmosdbsql import CosmosDBSQLBackend as CeleryCosmosDBSQLBackend
-from celery.result import GroupResult
 
 import resultstore
 from resultstore import states
+from resultstore.testing.crossread import InteropError, celery_writes_we_read, we_write_celery_reads
 
 MakeBackend = Callable[..., resultstore.ResultBackend]
-
-
-class InteropError(Exception):
-    """Rebuilt by module and name on both sides."""
 
 
 def _uid() -> str:
@@ -42,35 +38,12 @@ def pair(open_cosmos: MakeBackend, cosmos_url: str,
 
 def test_celery_writes_resultstore_reads(pair: Any) -> None:
     celery, backend = pair
-    done, failed, gid = _uid(), _uid(), _uid()
-    celery.mark_as_done(done, {"v": [1, "ż"]})
-    celery.mark_as_failure(failed, InteropError("boom", 2), traceback="tb")
-    celery.save_group(gid, GroupResult(gid, [celery.app.AsyncResult("t1")], app=celery.app))
-    assert backend.get_task_meta(done)["result"] == {"v": [1, "ż"]}
-    meta = backend.get_task_meta(failed)
-    assert type(meta["result"]) is InteropError and meta["traceback"] == "tb"
-    assert backend.get_group_meta(gid) == {"result": [[gid, None], [[["t1", None], None]]]}
-    assert [m["status"] for m in backend.get_many([done, failed]).values()] == [
-        "SUCCESS", "FAILURE"]
-    backend.mark_as_failure(done, ValueError("late"))  # Celery's SUCCESS is kept
-    assert celery.get_task_meta(done)["status"] == states.SUCCESS
-    backend.forget(failed)
-    assert celery.get_task_meta(failed)["status"] == states.PENDING
+    celery_writes_we_read(celery, backend)
 
 
 def test_resultstore_writes_celery_reads(pair: Any) -> None:
     celery, backend = pair
-    done, failed, started, gid = _uid(), _uid(), _uid(), _uid()
-    backend.mark_as_done(done, {"v": [1, "ż"]})
-    backend.mark_as_failure(failed, InteropError("boom", 2), traceback="tb")
-    backend.mark_as_started(started, pid=4)
-    backend.save_group(gid, [[gid, None], [[["t9", None], None]]])
-    assert celery.get_task_meta(done)["result"] == {"v": [1, "ż"]}
-    meta = celery.get_task_meta(failed)
-    assert type(meta["result"]) is InteropError and meta["result"].args == ("boom", 2)
-    assert meta["traceback"] == "tb"
-    assert celery.get_task_meta(started)["result"] == {"pid": 4}
-    assert [r.id for r in celery.restore_group(gid).results] == ["t9"]
+    done, _, started = we_write_celery_reads(celery, backend)
     celery.mark_as_done(started, 5)  # Celery's upsert over our item
     assert backend.get_task_meta(started, cache=False)["result"] == 5
     celery.forget(done)
