@@ -199,7 +199,8 @@ class RPCBackend(RPCChordMixin, CeleryBackend, *celery_bases(  # type: ignore[mi
 
         backend._write("store_result", send, task_id=task_id, state=state)
         if backend._emit_stored:
-            backend.hooks.hook.resultstore_stored(task_id=task_id, state=state, nbytes=len(payload))
+            backend.hooks.hook.resultstore_stored(task_id=task_id, state=state, nbytes=len(payload),
+                                                  backend=backend)
 
     def _chord_meta(self, task_id: str, result: Any, state: str, request: Any) -> dict[str, Any]:
         return build_meta(task_id, self.encode_result(result, state), state, None, request,
