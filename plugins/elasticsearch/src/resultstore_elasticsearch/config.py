@@ -8,6 +8,7 @@ Settings are Celery's: ``elasticsearch_retry_on_timeout``, ``elasticsearch_max_r
 
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from resultstore.config import Settings
 from resultstore.errors import ImproperlyConfigured
+from resultstore.masking import mask_url, url_password
 
 __all__ = ["ElasticsearchConfig"]
 
@@ -74,6 +76,10 @@ class ElasticsearchConfig:
             raise ImproperlyConfigured(
                 f"Not an Elasticsearch URL (scheme {parts.scheme!r}); use elasticsearch://host:9200/"
                 f"index or elasticsearch+https://user:password@host:9200/index.")
+        if (written := url_password(url)) is not None and written != parts.password:
+            raise ImproperlyConfigured(
+                f"Malformed elasticsearch URL {mask_url(url)!r}: the password holds a character that "
+                f"ends a URL part (/ ? #); percent-encode it (urllib.parse.quote(password, safe='')).")
         try:
             port = parts.port
         except ValueError:
@@ -107,10 +113,12 @@ class ElasticsearchConfig:
         return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
-    def basic_auth(self) -> tuple[str, str] | None:
-        """Celery sends credentials only when both user and password are given."""
+    def basic_auth(self) -> str | None:
+        """``user:password`` as UTF-8, base64-encoded (the client's pre-encoded form: its own
+        encoding is ASCII, so a non-ASCII password failed with an error quoting it).  Celery
+        sends credentials only when both user and password are given."""
         if self.username and self.password:
-            return (self.username, self.password)
+            return base64.b64encode(f"{self.username}:{self.password}".encode()).decode("ascii")
         return None
 
     def as_uri(self, include_password: bool = False) -> str:
