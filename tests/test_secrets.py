@@ -179,15 +179,6 @@ def _elasticsearch(pw: str) -> tuple[str, dict[str, Any]]:
             {"elasticsearch_max_retries": 0, "elasticsearch_timeout": 1})
 
 
-def _cassandra(pw: str) -> tuple[str, dict[str, Any]]:
-    """Celery's settings; the driver's PlainTextAuthProvider gets the password."""
-    return ("cassandra://", {"cassandra_servers": ["127.0.0.1"], "cassandra_port": closed_port(),
-                             "cassandra_keyspace": "results", "cassandra_table": "results",
-                             "cassandra_auth_provider": "PlainTextAuthProvider",
-                             "cassandra_auth_kwargs": {"username": "app", "password": pw},
-                             "cassandra_options": {"connect_timeout": 0.5}})
-
-
 CASES = [
     Case("redis", _redis, lambda pw: f"redis://:{pw}@127.0.0.1:1/x"),
     Case("redis (redis_password)", _redis_setting),
@@ -204,7 +195,6 @@ CASES = [
     Case("couchbase", _couchbase, lambda pw: f"couchbase://app:{pw}@127.0.0.1:port/results"),
     Case("couchbase (couchbase_backend_settings)", _couchbase_setting),
     Case("elasticsearch", _elasticsearch, lambda pw: f"elasticsearch://app:{pw}@127.0.0.1:port/results"),
-    Case("cassandra (cassandra_auth_kwargs)", _cassandra),
     Case("couchdb", _couchdb, lambda pw: f"couchdb://admin:{pw}@127.0.0.1:port/results"),
     Case("consul (consul_token)", _consul),
     Case("arangodb", _arangodb, lambda pw: f"arangodb://app:{pw}@127.0.0.1:port/results"),
